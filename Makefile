@@ -1,0 +1,56 @@
+# The user's entry point. Every target is a thin call into scripts/ so that CI, the README
+# and a person at a terminal run exactly the same thing.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := scripts/run-pytest.sh
+ENV ?= lab
+export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
+
+.PHONY: help setup venv test conformance lint app-test static e2e validate lab-up lab-down tools bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## Install everything on a fresh machine (Debian packages, .venv, built tools); idempotent
+	scripts/setup.sh
+
+venv: ## Create or refresh the Python environment only
+	scripts/setup.sh --python-only
+
+test: lint app-test static e2e validate ## Every test of the project
+
+conformance: static e2e validate ## The main job: the three tiers against this repository's own config
+
+lint: ## ruff (lint + format check), mypy (strict for app/), bandit
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app/sre_platform
+	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform
+
+app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
+	$(PYTEST) app app/tests --cov --cov-report=term-missing --cov-fail-under=80
+
+static: ## pytest suites/static: the pull-request gate, no cluster
+	$(PYTEST) static suites/static
+
+e2e: ## pytest suites/e2e on the lab cluster (brought up if needed)
+	@echo "e2e: the e2e tier does not exist yet (issue 6)" >&2; exit 2
+
+validate: ## pytest suites/validate --env $(ENV)
+	@echo "validate: the validate tier does not exist yet (issue 7)" >&2; exit 2
+
+lab-up: ## Start the offline lab cluster (builds missing tools first)
+	@echo "lab-up: the lab cluster does not exist yet (issue 5)" >&2; exit 2
+
+lab-down: ## Stop every lab process and free its ports
+	@echo "lab-down: the lab cluster does not exist yet (issue 5)" >&2; exit 2
+
+tools: ## Build the pinned Go tools that are missing into $(SRE_PLATFORM_CACHE)/tools
+	@echo "tools: the tool builder does not exist yet (issue 5)" >&2; exit 2
+
+bench: ## Print the project's speed figures
+	@echo "bench: no benchmarks exist yet" >&2; exit 2

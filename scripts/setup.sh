@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Install everything this project needs on a fresh Debian 12 machine. Idempotent: each
+# step checks what is there and does only what is missing.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+Usage: scripts/setup.sh [--python-only] [--no-tools]
+
+  (no option)     Debian packages, the Python environment (.venv) and the built Go tools
+  --python-only   only create or refresh .venv
+  --no-tools      everything but the Go tools
+
+Exit codes: 0 ok, 64 bad arguments, 69 a package or tool could not be installed.
+USAGE
+}
+
+python_only=false
+with_tools=true
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --python-only) python_only=true ;;
+    --no-tools) with_tools=false ;;
+    *) echo "setup: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
+  esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+# Debian packages the tests and the lab start as real services, and the linters that come
+# from Debian. The list is the single source: packages.txt would be one more file to drift.
+debian_packages=(
+  git make gcc curl ca-certificates
+  postgresql redis-server prometheus
+  shellcheck wrk iproute2 psmisc procps lsof
+)
+
+install_debian() {
+  local missing=()
+  for pkg in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "setup: Debian packages present"
+    return
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${sudo[@]}" apt-get update -qq || ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    echo "setup: apt-get could not install: ${missing[*]}" >&2
+    exit 69
+  fi
+}
+
+install_python() {
+  local venv="$here/.venv"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    echo "setup: creating $venv"
+    python3 -m venv "$venv"
+  fi
+  # Re-install only when pyproject.toml changed since the last successful install.
+  local stamp="$venv/.pyproject.sha256"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    echo "setup: .venv up to date"
+    return
+  fi
+  echo "setup: installing Python packages into .venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  if ! "$venv/bin/python" -m pip install -q -e ".[dev]"; then
+    echo "setup: pip could not install the project's Python packages" >&2
+    exit 69
+  fi
+  echo "$want" > "$stamp"
+}
+
+if $python_only; then
+  install_python
+  exit 0
+fi
+install_debian
+install_python
+if $with_tools; then
+  if [[ -x "$here/tools/build.sh" ]]; then
+    "$here/tools/build.sh"
+  else
+    echo "setup: tools/build.sh does not exist yet; skipping the Go tools"
+  fi
+fi
+echo "setup: done"
