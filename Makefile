@@ -53,4 +53,4 @@ tools: ## Build the pinned Go tools that are missing into $(SRE_PLATFORM_CACHE)/
 	@echo "tools: the tool builder does not exist yet (issue 5)" >&2; exit 2
 
 bench: ## Print the project's speed figures
-	@echo "bench: no benchmarks exist yet" >&2; exit 2
+	bench/run-all.sh $(BENCH)
