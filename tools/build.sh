@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Build the pinned Go tools into the cache, each from its wrapper module in tools/<tool>/.
+#
+# Why wrapper modules: k8s.io/kubernetes, Argo Rollouts and etcd carry `replace`
+# directives, so `go install <pkg>@<version>` refuses them. A small module per tool with
+# `require` + the upstream replace block + `tool` lines (Go >= 1.24) builds them all the
+# same way and pins every dependency in a committed go.sum.
+#
+# Cache layout (docs/interfaces.md): $SRE_PLATFORM_CACHE/tools/<tool>/<version>/<binary>,
+# CRDs in <version>/crds/, the build time in <version>/build-seconds, and the stamp
+# <version>/.complete, written only after a successful build. A tool whose stamp and
+# binaries are present is skipped, so a warm run costs well under a second.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+versions_file="$here/versions.env"
+cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
+tools_cache="$cache/tools"
+
+# Build order: what other work waits for first (helm, actionlint), the lab after.
+all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd)
+
+usage() {
+  cat <<USAGE
+Usage: tools/build.sh [--list] [--force] [--dry-run] [TOOL...]
+
+Build the pinned tools of tools/versions.env that are missing from
+  $tools_cache/<tool>/<version>/
+Without TOOL, every tool: ${all_tools[*]}
+
+  --list      print each tool, its pinned version, its state and recorded build time
+  --force     rebuild the named tools even when they are built
+  --dry-run   print what would be built and exit
+  -h, --help  this text
+
+Each build logs to $tools_cache/<tool>/build-<version>.log.
+Environment: SRE_PLATFORM_CACHE (cache root), GOMODCACHE/GOCACHE (Go's own caches,
+shared by every tool; Go's defaults are outside the repository).
+Exit codes: 0 ok, 1 a build failed, 64 bad arguments, 66 tools/versions.env missing,
+69 go is not installed.
+USAGE
+}
+
+die() { # die <code> <message>
+  echo "tools: $2" >&2
+  exit "$1"
+}
+
+list=false force=false dry_run=false
+wanted=()
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --list) list=true ;;
+    --force) force=true ;;
+    --dry-run) dry_run=true ;;
+    -*) echo "tools: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
+    *)
+      [[ " ${all_tools[*]} " == *" $arg "* ]] || die 64 "unknown tool '$arg'; known: ${all_tools[*]}"
+      wanted+=("$arg")
+      ;;
+  esac
+done
+[[ ${#wanted[@]} -gt 0 ]] || wanted=("${all_tools[@]}")
+
+[[ -f "$versions_file" ]] || die 66 "$versions_file is missing"
+
+pin() { # pin <tool> -> its version from versions.env (HELM_VERSION for helm, ...)
+  local key
+  key="$(tr '[:lower:]-' '[:upper:]_' <<<"$1")_VERSION"
+  local value
+  value=$(sed -n "s/^${key}=//p" "$versions_file" | tail -n1)
+  [[ -n "$value" ]] || die 66 "$versions_file has no $key pin for tool '$1'"
+  printf '%s\n' "$value"
+}
+
+# ---- recipes ---------------------------------------------------------------------------
+# binaries <tool>: what a complete build holds. upstream <tool>: the module the pin
+# refers to (its version in the wrapper's go.mod must equal the pin). ldflags <tool> <v>.
+
+binaries() {
+  case "$1" in
+    helm) echo helm ;;
+    actionlint) echo actionlint ;;
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy ;;
+    etcd) echo etcd etcdctl ;;
+    kwok) echo kwok kwokctl ;;
+    argo-rollouts) echo rollouts-controller kubectl-argo-rollouts ;;
+    kube-state-metrics) echo kube-state-metrics ;;
+    kube-score) echo kube-score ;;
+    argo-cd) echo "" ;; # CRDs only for now; the binary comes with the lab's ArgoCD
+  esac
+}
+
+upstream() {
+  case "$1" in
+    helm) echo helm.sh/helm/v3 ;;
+    actionlint) echo github.com/rhysd/actionlint ;;
+    kubernetes) echo k8s.io/kubernetes ;;
+    etcd) echo go.etcd.io/etcd/server/v3 ;;
+    kwok) echo sigs.k8s.io/kwok ;;
+    argo-rollouts) echo github.com/argoproj/argo-rollouts ;;
+    kube-state-metrics) echo k8s.io/kube-state-metrics/v2 ;;
+    kube-score) echo github.com/zegl/kube-score ;;
+    argo-cd) echo github.com/argoproj/argo-cd/v3 ;;
+  esac
+}
+
+ldflags() { # ldflags <tool> <version>
+  local tool=$1 v=$2 date
+  date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local flags="-s -w"
+  case "$tool" in
+    helm)
+      flags+=" -X helm.sh/helm/v3/internal/version.version=$v"
+      flags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      ;;
+    actionlint)
+      flags+=" -X github.com/rhysd/actionlint.version=$v"
+      ;;
+    kubernetes)
+      # What `kubectl version` and /version report; client-go's copy feeds the user agent.
+      local minor=${v#v1.}
+      minor=${minor%%.*}
+      local pkg
+      for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        flags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+        flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+      done
+      ;;
+    etcd)
+      flags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=$v"
+      ;;
+    kwok)
+      flags+=" -X sigs.k8s.io/kwok/pkg/consts.Version=$v"
+      flags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$(pin kubernetes)"
+      ;;
+    argo-rollouts)
+      local pkg=github.com/argoproj/argo-rollouts/utils/version
+      flags+=" -X $pkg.version=$v -X $pkg.buildDate=$date -X $pkg.gitTreeState=clean -X $pkg.gitTag=$v"
+      ;;
+    kube-state-metrics)
+      local pkg=github.com/prometheus/common/version
+      flags+=" -X $pkg.Version=${v#v} -X $pkg.Branch=$v -X $pkg.BuildDate=$date -X $pkg.BuildUser=sre-platform"
+      ;;
+    kube-score)
+      flags+=" -X main.version=$v -X main.date=$date"
+      ;;
+  esac
+  printf '%s\n' "$flags"
+}
+
+module_dir() { # module_dir <tool> -> the upstream module's source directory (downloads it)
+  (cd "$here/$1" && go list -mod=readonly -m -f '{{.Dir}}' "$(upstream "$1")")
+}
+
+copy_crds() { # copy_crds <tool> <out>: the pinned module's manifests/crds, and install.yaml
+  local src
+  src=$(module_dir "$1")
+  [[ -d "$src/manifests/crds" ]] || { echo "no manifests/crds in $src" >&2; return 1; }
+  mkdir -p "$2/crds" "$2/manifests"
+  cp "$src"/manifests/crds/*.yaml "$2/crds/"
+  chmod -R u+w "$2/crds"
+  if [[ -f "$src/manifests/install.yaml" ]]; then
+    cp "$src/manifests/install.yaml" "$2/manifests/install.yaml"
+    chmod u+w "$2/manifests/install.yaml"
+  fi
+}
+
+build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool's log
+  local tool=$1 v=$2 out=$3
+  local wrapper="$here/$tool"
+  [[ -f "$wrapper/go.mod" ]] || { echo "$wrapper/go.mod is missing" >&2; return 1; }
+  local have
+  have=$(cd "$wrapper" && go list -mod=readonly -m -f '{{.Version}}' "$(upstream "$tool")")
+  if [[ "$have" != "$v" ]]; then
+    echo "tools/$tool/go.mod requires $(upstream "$tool") $have but versions.env pins $v;" \
+      "update the wrapper module (see tools/README.md)" >&2
+    return 1
+  fi
+  if [[ "$tool" == argo-cd ]]; then
+    copy_crds "$tool" "$out"
+    return
+  fi
+  # `tool` = every tool line of the wrapper; `.` = the wrapper's own main (etcd).
+  local targets=(tool)
+  compgen -G "$wrapper/*.go" >/dev/null && targets+=(.)
+  (
+    cd "$wrapper"
+    GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+      go install -v -mod=readonly -trimpath -ldflags "$(ldflags "$tool" "$v")" "${targets[@]}"
+  )
+  [[ "$tool" == argo-rollouts ]] && copy_crds "$tool" "$out"
+  local b
+  for b in $(binaries "$tool"); do
+    [[ -x "$out/$b" ]] || { echo "the build did not produce $b" >&2; return 1; }
+  done
+}
+
+is_built() { # is_built <tool> <version>
+  local dir="$tools_cache/$1/$2" b
+  [[ -f "$dir/.complete" ]] || return 1
+  for b in $(binaries "$1"); do
+    [[ -x "$dir/$b" ]] || return 1
+  done
+}
+
+# ---- main ------------------------------------------------------------------------------
+
+if $list; then
+  printf '%-20s %-10s %-8s %s\n' TOOL VERSION STATE BUILD-SECONDS
+  for tool in "${wanted[@]}"; do
+    v=$(pin "$tool")
+    state=missing secs=-
+    if is_built "$tool" "$v"; then
+      state=built
+      secs=$(cat "$tools_cache/$tool/$v/build-seconds" 2>/dev/null || echo -)
+    fi
+    printf '%-20s %-10s %-8s %s\n' "$tool" "$v" "$state" "$secs"
+  done
+  exit 0
+fi
+
+todo=()
+for tool in "${wanted[@]}"; do
+  v=$(pin "$tool")
+  if ! $force && is_built "$tool" "$v"; then
+    continue
+  fi
+  todo+=("$tool")
+done
+if [[ ${#todo[@]} -eq 0 ]]; then
+  echo "tools: all built in $tools_cache (${wanted[*]})"
+  exit 0
+fi
+command -v go >/dev/null || die 69 "go is not installed (need Go >= 1.26; see tools/README.md)"
+if $dry_run; then
+  echo "tools: would build: ${todo[*]}"
+  exit 0
+fi
+
+echo "tools: building ${#todo[@]} tool(s) into $tools_cache on $(nproc) core(s): ${todo[*]}"
+failed=()
+n=0
+total_start=$(date +%s)
+for tool in "${todo[@]}"; do
+  n=$((n + 1))
+  v=$(pin "$tool")
+  mkdir -p "$tools_cache/$tool"
+  log="$tools_cache/$tool/build-$v.log"
+  # One builder per tool at a time (two checkouts may share the cache).
+  exec {lock}>"$tools_cache/$tool/.lock"
+  flock "$lock"
+  if ! $force && is_built "$tool" "$v"; then
+    echo "[$n/${#todo[@]}] $tool $v: built meanwhile by another run"
+    exec {lock}>&-
+    continue
+  fi
+  tmp="$tools_cache/$tool/.build-$v.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  echo "[$n/${#todo[@]}] $tool $v: building $(binaries "$tool") (log: $log)"
+  start=$(date +%s)
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
+  pid=$!
+  # A heartbeat: go install -v prints one line per compiled package.
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 30); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "      $tool: $(($(date +%s) - start))s, $(grep -vc '^go: ' "$log" || true) packages compiled"
+    fi
+  done
+  if wait "$pid"; then
+    secs=$(($(date +%s) - start))
+    echo "$secs" >"$tmp/build-seconds"
+    {
+      echo "tool=$tool"
+      echo "version=$v"
+      echo "binaries=$(binaries "$tool")"
+      echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+      echo "go=$(go env GOVERSION)"
+      echo "cores=$(nproc)"
+      echo "loadavg-at-start=$load"
+    } >"$tmp/.complete"
+    rm -rf "${tools_cache:?}/$tool/$v"
+    mv "$tmp" "$tools_cache/$tool/$v"
+    echo "[$n/${#todo[@]}] $tool $v: built in ${secs}s"
+  else
+    rm -rf "$tmp"
+    echo "[$n/${#todo[@]}] $tool $v: FAILED after $(($(date +%s) - start))s; last lines of $log:" >&2
+    tail -n 20 "$log" | sed 's/^/      /' >&2
+    failed+=("$tool")
+  fi
+  exec {lock}>&-
+done
+echo "tools: done in $(($(date +%s) - total_start))s"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "tools: failed: ${failed[*]} (logs in $tools_cache/<tool>/build-<version>.log)" >&2
+  exit 1
+fi
