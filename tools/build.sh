@@ -137,39 +137,59 @@ ldflags() { # ldflags <tool> <version>
       ;;
     argo-rollouts)
       local pkg=github.com/argoproj/argo-rollouts/utils/version
-      flags+=" -X $pkg.version=$v -X $pkg.buildDate=$date -X $pkg.gitTreeState=clean -X $pkg.gitTag=$v"
+      # Without a commit hash the version reads "v1.10.1+unknown", as upstream's own
+      # builds outside git do; the module proxy does not tell the commit.
+      flags+=" -X $pkg.version=${v#v} -X $pkg.buildDate=$date -X $pkg.gitTreeState=clean"
       ;;
     kube-state-metrics)
       local pkg=github.com/prometheus/common/version
       flags+=" -X $pkg.Version=${v#v} -X $pkg.Branch=$v -X $pkg.BuildDate=$date -X $pkg.BuildUser=sre-platform"
       ;;
     kube-score)
-      flags+=" -X main.version=$v -X main.date=$date"
+      flags+=" -X main.version=${v#v} -X main.date=$date"
       ;;
   esac
   printf '%s\n' "$flags"
 }
 
-module_dir() { # module_dir <tool> -> the upstream module's source directory (downloads it)
-  (cd "$here/$1" && go list -mod=readonly -m -f '{{.Dir}}' "$(upstream "$1")")
+module_dir() { # module_dir <tool> <version> -> the pinned upstream module's source (downloads it)
+  if [[ -f "$here/$1/go.mod" ]]; then
+    (cd "$here/$1" && go list -mod=readonly -m -f '{{.Dir}}' "$(upstream "$1")")
+  else # no wrapper yet (argo-cd: CRDs only): the module itself, checked against sum.golang.org
+    (cd / && go mod download -json "$(upstream "$1")@$2") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+  fi
 }
 
-copy_crds() { # copy_crds <tool> <out>: the pinned module's manifests/crds, and install.yaml
-  local src
-  src=$(module_dir "$1")
-  [[ -d "$src/manifests/crds" ]] || { echo "no manifests/crds in $src" >&2; return 1; }
-  mkdir -p "$2/crds" "$2/manifests"
-  cp "$src"/manifests/crds/*.yaml "$2/crds/"
-  chmod -R u+w "$2/crds"
-  if [[ -f "$src/manifests/install.yaml" ]]; then
-    cp "$src/manifests/install.yaml" "$2/manifests/install.yaml"
-    chmod u+w "$2/manifests/install.yaml"
-  fi
+copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from the pinned module
+  local tool=$1 src out=$3
+  src=$(module_dir "$tool" "$2")
+  [[ -n "$src" && -d "$src" ]] || { echo "could not download $(upstream "$tool")@$2" >&2; return 1; }
+  case "$tool" in
+    argo-rollouts | argo-cd)
+      mkdir -p "$out/crds" "$out/manifests"
+      cp "$src"/manifests/crds/*-crd.yaml "$out/crds/"
+      cp "$src/manifests/install.yaml" "$out/manifests/install.yaml"
+      ;;
+    kwok)
+      # The Stage CRD and upstream's default stages: the lab applies them as objects, so
+      # a test can add its own stages (e.g. a container restart) at run time.
+      mkdir -p "$out/crds" "$out/stages"
+      cp "$src/kustomize/crd/bases/kwok.x-k8s.io_stages.yaml" "$out/crds/"
+      cp "$src/kustomize/stage/node/fast/node-initialize.yaml" \
+        "$src/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+        "$src"/kustomize/stage/pod/fast/pod-{ready,complete,delete}.yaml "$out/stages/"
+      ;;
+  esac
+  chmod -R u+w "$out"
 }
 
 build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool's log
   local tool=$1 v=$2 out=$3
   local wrapper="$here/$tool"
+  if [[ "$tool" == argo-cd ]]; then
+    copy_manifests "$tool" "$v" "$out"
+    return
+  fi
   [[ -f "$wrapper/go.mod" ]] || { echo "$wrapper/go.mod is missing" >&2; return 1; }
   local have
   have=$(cd "$wrapper" && go list -mod=readonly -m -f '{{.Version}}' "$(upstream "$tool")")
@@ -177,10 +197,6 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
     echo "tools/$tool/go.mod requires $(upstream "$tool") $have but versions.env pins $v;" \
       "update the wrapper module (see tools/README.md)" >&2
     return 1
-  fi
-  if [[ "$tool" == argo-cd ]]; then
-    copy_crds "$tool" "$out"
-    return
   fi
   # `tool` = every tool line of the wrapper; `.` = the wrapper's own main (etcd).
   local targets=(tool)
@@ -190,7 +206,7 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
     GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
       go install -v -mod=readonly -trimpath -ldflags "$(ldflags "$tool" "$v")" "${targets[@]}"
   )
-  [[ "$tool" == argo-rollouts ]] && copy_crds "$tool" "$out"
+  case "$tool" in argo-rollouts | kwok) copy_manifests "$tool" "$v" "$out" ;; esac
   local b
   for b in $(binaries "$tool"); do
     [[ -x "$out/$b" ]] || { echo "the build did not produce $b" >&2; return 1; }
@@ -259,7 +275,8 @@ for tool in "${todo[@]}"; do
   tmp="$tools_cache/$tool/.build-$v.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  echo "[$n/${#todo[@]}] $tool $v: building $(binaries "$tool") (log: $log)"
+  what=$(binaries "$tool")
+  echo "[$n/${#todo[@]}] $tool $v: building ${what:-its CRDs} (log: $log)"
   start=$(date +%s)
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
