@@ -1,0 +1,1 @@
+"""sre-platform: the HTTP service the delivery platform builds, deploys and verifies."""
