@@ -11,9 +11,11 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from types import FrameType
 from typing import NoReturn
 
 from . import logs
@@ -94,6 +96,10 @@ def run_migrations(settings: Settings, wait_seconds: float) -> int:
         return 0
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
@@ -109,6 +115,10 @@ def serve(settings: Settings) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
     if settings.web_concurrency > 1 and settings.fault_exit_after_seconds:
         log.warning("with WEB_CONCURRENCY > 1 an exiting worker is restarted, not the process")
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete; this handler
+    # turns that into exit code 0, so a graceful stop does not look like a crash.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
     try:
         uvicorn.run(
             "sre_platform.app:create_app",
@@ -125,3 +135,7 @@ def serve(settings: Settings) -> int:
         if multiproc_dir:
             shutil.rmtree(multiproc_dir, ignore_errors=True)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
