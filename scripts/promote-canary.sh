@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Promote, abort, retry or inspect an Argo Rollouts canary or blue-green update of one
+# environment, through the `kubectl argo rollouts` plugin. The namespace and the cluster
+# (kubeconfig/context) come from environments/<env>.yaml.
+set -euo pipefail
+
+SP_PROG=promote-canary
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/rollouts.sh
+source "$SP_LIB_DIR/rollouts.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/promote-canary.sh <action> <env> <app> [options]
+
+Control the Argo Rollouts update of <app> (the Rollout's name, normally the Helm release,
+e.g. sre-platform) in environment <env> (a file in environments/: $(sp_known_envs 2>/dev/null || echo dev, staging, production, lab)).
+
+Actions:
+  status    show the rollout (steps, weights, ReplicaSets, AnalysisRuns) and its phase
+  promote   canary: leave the current pause and go to the next step;
+            blue-green: switch the active Service to the new version
+  abort     stop the update: all traffic and replicas back to the stable version
+            (the rollout becomes Degraded until retried or updated)
+  retry     restart an aborted update from its first step
+
+Options:
+  --full              with promote: skip every remaining step, pause and analysis
+                      (an emergency shortcut; the analysis is what makes a canary safe)
+  --force             with promote: promote even when the rollout is not paused
+                      (skips the step in progress, including a running analysis)
+  --wait              after the action (or with status), wait until the rollout is Healthy
+  --until STATE       with --wait: healthy (default) or paused (the next pause, e.g.
+                      blue-green's preview awaiting promotion); Healthy also ends the wait
+  --timeout DURATION  how long --wait waits (default: the environment's timeouts.rollout,
+                      else 30m), e.g. 90s, 15m, 1h
+  -h, --help          this help
+
+Tools: kubectl-argo-rollouts from \$KUBECTL_ARGO_ROLLOUTS, PATH, or the pinned build in
+\$SRE_PLATFORM_CACHE/tools/argo-rollouts/<version>/; kubectl likewise (\$KUBECTL).
+
+Exit codes:
+  0   done (status: the rollout is Healthy, Progressing or Paused; abort: the rollout is
+      aborted, now or already; --wait: the state was reached)
+  1   the rollout is Degraded (aborted or failed), or the plugin refused the action
+  64  wrong arguments
+  65  unknown environment, malformed environment file, or no such Rollout
+  66  the environment's kubeconfig file is missing
+  69  the cluster is unreachable, Argo Rollouts is not installed, or a tool is missing
+  75  timed out waiting (--wait)
+
+Examples:
+  scripts/promote-canary.sh status production sre-platform
+  scripts/promote-canary.sh promote production sre-platform --wait --until paused
+  scripts/promote-canary.sh abort staging sre-platform
+  scripts/promote-canary.sh status production sre-platform --wait --timeout 45m
+USAGE
+}
+
+action="" env="" app="" full=false force=false wait=false until=healthy timeout=""
+positional=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --full) full=true ;;
+    --force) force=true ;;
+    --wait) wait=true ;;
+    --until) sp_need_value "$1" $#; until=$2; shift ;;
+    --until=*) until=${1#*=} ;;
+    --timeout) sp_need_value "$1" $#; timeout=$2; shift ;;
+    --timeout=*) timeout=${1#*=} ;;
+    --) shift; positional+=("$@"); break ;;
+    -*) sp_usage_error "unknown option '$1'" ;;
+    *) positional+=("$1") ;;
+  esac
+  shift
+done
+
+if [[ ${#positional[@]} -ne 3 ]]; then
+  [[ ${#positional[@]} -eq 0 ]] && { usage >&2; exit "$SP_EX_USAGE"; }
+  sp_usage_error "expected <action> <env> <app>, got ${#positional[@]} argument(s): ${positional[*]}"
+fi
+action=${positional[0]} env=${positional[1]} app=${positional[2]}
+
+case "$action" in
+  promote | abort | status | retry) ;;
+  *) sp_usage_error "unknown action '$action' (one of: promote, abort, status, retry)" ;;
+esac
+[[ "$until" == healthy || "$until" == paused ]] || sp_usage_error "--until must be healthy or paused, not '$until'"
+$full && [[ "$action" != promote ]] && sp_usage_error "--full only applies to promote"
+$force && [[ "$action" != promote ]] && sp_usage_error "--force only applies to promote"
+if [[ -n "$timeout" ]] && ! $wait; then
+  sp_usage_error "--timeout only applies with --wait"
+fi
+[[ "$app" =~ ^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$ ]] || sp_usage_error "'$app' is not a valid Rollout name"
+
+sp_load_env "$env"
+sp_kube_args_from_env
+timeout_seconds=$(sp_duration_seconds "${timeout:-${SP_ENV_TIMEOUTS_ROLLOUT:-30m}}")
+
+sp_require_cluster
+SP_ROLLOUTS=$(sp_rollouts_bin)
+sp_require_rollout "$app"
+
+where="rollout $app in $env (namespace $SP_ENV_NAMESPACE)"
+state=$(sp_rollout_status "$app")
+phase=${state%% *}
+marker=$(sp_rollout_progress_marker "$app")
+
+finish() {
+  # finish: the final state as the script's result, with --wait honoured.
+  local rc=0
+  if $wait; then
+    sp_rollout_wait "$app" "$until" "$timeout_seconds" "${1:-}" || rc=$?
+  fi
+  state=$(sp_rollout_status "$app")
+  echo "$where: $state"
+  if [[ $rc -ne 0 ]]; then
+    exit "$rc"
+  fi
+  [[ "${state%% *}" == Degraded ]] && exit "$SP_EX_FAIL"
+  exit 0
+}
+
+case "$action" in
+  status)
+    sp_rollouts get rollout "$app" --no-color || true
+    finish
+    ;;
+  promote)
+    if [[ "$phase" == Healthy ]]; then
+      sp_log "$where is already Healthy and fully promoted; nothing to promote"
+      finish
+    fi
+    if [[ "$phase" == Degraded ]]; then
+      sp_die "$SP_EX_FAIL" "$where is Degraded ($state); use 'retry' to restart the update, or fix and update it"
+    fi
+    if [[ "$phase" != Paused ]] && ! $full && ! $force; then
+      sp_die "$SP_EX_FAIL" "$where is not paused ($state): promoting now would skip the step in progress; wait for the pause, or pass --force (or --full)"
+    fi
+    args=(promote "$app")
+    $full && args+=(--full)
+    sp_log "promoting $where (was: $state)"
+    $full && sp_warn "--full skips every remaining step and analysis"
+    sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" "${args[@]}" >&2 ||
+      sp_die "$SP_EX_FAIL" "kubectl argo rollouts promote failed for $where"
+    finish "$marker"
+    ;;
+  abort)
+    aborted=$(sp_rollout_field "$app" '{.status.abort}')
+    if [[ "$aborted" == true ]]; then
+      sp_log "$where is already aborted; nothing to do"
+      echo "$where: $state"
+      exit 0
+    fi
+    if [[ "$phase" == Healthy ]]; then
+      sp_log "$where is Healthy: no update in progress, nothing to abort"
+      finish
+    fi
+    sp_log "aborting $where (was: $state)"
+    sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" abort "$app" >&2 ||
+      sp_die "$SP_EX_FAIL" "kubectl argo rollouts abort failed for $where"
+    # An abort ends Degraded by design: that is the state --wait waits for here.
+    if $wait; then
+      rc=0
+      sp_rollout_wait "$app" healthy "$timeout_seconds" || rc=$?
+      [[ $rc -eq 75 ]] && exit "$SP_EX_TEMPFAIL"
+    fi
+    state=$(sp_rollout_status "$app")
+    echo "$where: $state"
+    exit 0
+    ;;
+  retry)
+    aborted=$(sp_rollout_field "$app" '{.status.abort}')
+    if [[ "$aborted" != true && "$phase" != Degraded ]]; then
+      sp_log "$where is not aborted ($state); nothing to retry"
+      finish
+    fi
+    sp_log "retrying $where (was: $state)"
+    sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" retry rollout "$app" >&2 ||
+      sp_die "$SP_EX_FAIL" "kubectl argo rollouts retry failed for $where"
+    finish "$marker"
+    ;;
+esac
