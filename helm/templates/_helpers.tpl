@@ -1,0 +1,186 @@
+{{/*
+Names. The release name "sre-platform" (what the ArgoCD Applications use) gives every object
+the plain name "sre-platform"; other release names are prefixed as usual.
+*/}}
+{{- define "sre-platform.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sre-platform.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sre-platform.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: immutable on a Deployment, so only name and instance (docs/interfaces.md).
+*/}}
+{{- define "sre-platform.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sre-platform.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Recommended labels on every object.
+*/}}
+{{- define "sre-platform.labels" -}}
+{{ include "sre-platform.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "sre-platform.imageTag" . | quote }}
+app.kubernetes.io/component: api
+app.kubernetes.io/part-of: sre-platform
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ include "sre-platform.chart" . }}
+{{- end }}
+
+{{/*
+Pod labels: recommended labels without helm.sh/chart and managed-by, so a chart version bump
+alone never changes the pod template (which would start a rollout).
+*/}}
+{{- define "sre-platform.podLabels" -}}
+{{ include "sre-platform.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "sre-platform.imageTag" . | quote }}
+app.kubernetes.io/component: api
+app.kubernetes.io/part-of: sre-platform
+{{- end }}
+
+{{/*
+The image tag, required: it lives only in image.tag of helm/values-<env>.yaml.
+*/}}
+{{- define "sre-platform.imageTag" -}}
+{{- required "image.tag is required: set it in helm/values-<env>.yaml (the one key CI and scripts/rollback.sh write)" .Values.image.tag | toString | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sre-platform.image" -}}
+{{- $ref := printf "%s:%s" .Values.image.repository (include "sre-platform.imageTag" .) }}
+{{- if .Values.image.digest }}
+{{- $ref = printf "%s@%s" $ref .Values.image.digest }}
+{{- end }}
+{{- $ref }}
+{{- end }}
+
+{{- define "sre-platform.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sre-platform.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false (never the default ServiceAccount)" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Service names. <fullname> is always the address clients use: every pod for a Deployment or a
+canary (a traffic router splits at the edge; without one the Service splits by replica count,
+which is how Argo Rollouts approximates weights), the active pods for blue-green.
+*/}}
+{{- define "sre-platform.stableServiceName" -}}
+{{- printf "%s-stable" (include "sre-platform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "sre-platform.canaryServiceName" -}}
+{{- printf "%s-canary" (include "sre-platform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "sre-platform.previewServiceName" -}}
+{{- printf "%s-preview" (include "sre-platform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "sre-platform.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "sre-platform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Workload kind and apiVersion as rendered (the HPA's scaleTargetRef uses them).
+*/}}
+{{- define "sre-platform.workloadKind" -}}
+{{- if .Values.rollouts.enabled }}Rollout{{ else }}Deployment{{ end }}
+{{- end }}
+{{- define "sre-platform.workloadAPIVersion" -}}
+{{- if .Values.rollouts.enabled }}argoproj.io/v1alpha1{{ else }}apps/v1{{ end }}
+{{- end }}
+
+{{/*
+The label that tells revisions apart, for per-revision topology spreading.
+*/}}
+{{- define "sre-platform.podTemplateHashLabel" -}}
+{{- if .Values.rollouts.enabled }}rollouts-pod-template-hash{{ else }}pod-template-hash{{ end }}
+{{- end }}
+
+{{- define "sre-platform.isCanary" -}}
+{{- if and .Values.rollouts.enabled (eq .Values.rollouts.strategy "canary") }}true{{ end }}
+{{- end }}
+{{- define "sre-platform.isBlueGreen" -}}
+{{- if and .Values.rollouts.enabled (eq .Values.rollouts.strategy "blueGreen") }}true{{ end }}
+{{- end }}
+
+{{/*
+The traffic router in use ("none" unless a canary Rollout).
+*/}}
+{{- define "sre-platform.trafficRouter" -}}
+{{- if include "sre-platform.isCanary" . }}{{ .Values.rollouts.canary.trafficRouting.provider }}{{ else }}none{{ end }}
+{{- end }}
+
+{{/*
+The replica count the PDB is checked against: the HPA's floor, or the static count.
+*/}}
+{{- define "sre-platform.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+Cross-field rules the JSON schema cannot express. Included once (by the workload template);
+each failure says which values to change.
+*/}}
+{{- define "sre-platform.validate" -}}
+{{- $v := .Values }}
+{{- if and $v.autoscaling.enabled (le (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) }}
+{{- fail (printf "autoscaling.maxReplicas (%v) must be greater than autoscaling.minReplicas (%v)" $v.autoscaling.maxReplicas $v.autoscaling.minReplicas) }}
+{{- end }}
+{{- if $v.podDisruptionBudget.enabled }}
+{{- $pdb := $v.podDisruptionBudget }}
+{{- if and (gt (int $pdb.minAvailable) 0) (gt (int $pdb.maxUnavailable) 0) }}
+{{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other 0)" }}
+{{- end }}
+{{- if and (eq (int $pdb.minAvailable) 0) (eq (int $pdb.maxUnavailable) 0) }}
+{{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (maxUnavailable 0 would block every eviction)" }}
+{{- end }}
+{{- $min := int (include "sre-platform.minReplicas" .) }}
+{{- if ge (int $pdb.minAvailable) $min }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%v) must be below the minimum replica count (%v: autoscaling.minReplicas or replicaCount), or no pod can ever be evicted" $pdb.minAvailable $min) }}
+{{- end }}
+{{- end }}
+{{- if and $v.rollouts.enabled (eq $v.rollouts.strategy "canary") }}
+{{- if and (eq (toString $v.rollouts.canary.maxSurge) "0") (eq (toString $v.rollouts.canary.maxUnavailable) "0") }}
+{{- fail "rollouts.canary.maxSurge and maxUnavailable cannot both be 0" }}
+{{- end }}
+{{- if and (ne $v.rollouts.canary.trafficRouting.provider "none") (not $v.ingress.enabled) }}
+{{- fail (printf "rollouts.canary.trafficRouting.provider %s routes through the chart's Ingress: set ingress.enabled true" $v.rollouts.canary.trafficRouting.provider) }}
+{{- end }}
+{{- end }}
+{{- if and (eq (toString $v.deployment.maxSurge) "0") (eq (toString $v.deployment.maxUnavailable) "0") }}
+{{- fail "deployment.maxSurge and deployment.maxUnavailable cannot both be 0" }}
+{{- end }}
+{{- if ge (int $v.lifecycle.preStopSleepSeconds) (int $v.terminationGracePeriodSeconds) }}
+{{- fail "lifecycle.preStopSleepSeconds must be below terminationGracePeriodSeconds" }}
+{{- end }}
+{{- if le (int $v.progressDeadlineSeconds) (int $v.minReadySeconds) }}
+{{- fail "progressDeadlineSeconds must be greater than minReadySeconds" }}
+{{- end }}
+{{- $reserved := list "PORT" "APP_VERSION" "GIT_SHA" "LOG_LEVEL" "DATABASE_URL" "REDIS_URL" }}
+{{- $seen := dict }}
+{{- range $v.extraEnv }}
+{{- if has .name $reserved }}
+{{- fail (printf "extraEnv: %s is set by the chart; change the dedicated value instead" .name) }}
+{{- end }}
+{{- if hasKey $seen .name }}
+{{- fail (printf "extraEnv: %s appears twice" .name) }}
+{{- end }}
+{{- $_ := set $seen .name true }}
+{{- end }}
+{{- end }}
