@@ -44,13 +44,13 @@ validate: ## pytest suites/validate --env $(ENV)
 	@echo "validate: the validate tier does not exist yet (issue 7)" >&2; exit 2
 
 lab-up: ## Start the offline lab cluster (builds missing tools first)
-	@echo "lab-up: the lab cluster does not exist yet (issue 5)" >&2; exit 2
+	scripts/lab/lab.sh up
 
 lab-down: ## Stop every lab process and free its ports
-	@echo "lab-down: the lab cluster does not exist yet (issue 5)" >&2; exit 2
+	scripts/lab/lab.sh down
 
 tools: ## Build the pinned Go tools that are missing into $(SRE_PLATFORM_CACHE)/tools
-	@echo "tools: the tool builder does not exist yet (issue 5)" >&2; exit 2
+	tools/build.sh
 
 bench: ## Print the project's speed figures
 	bench/run-all.sh $(BENCH)

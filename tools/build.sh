@@ -46,25 +46,6 @@ die() { # die <code> <message>
   exit "$1"
 }
 
-list=false force=false dry_run=false
-wanted=()
-for arg in "$@"; do
-  case "$arg" in
-    -h|--help) usage; exit 0 ;;
-    --list) list=true ;;
-    --force) force=true ;;
-    --dry-run) dry_run=true ;;
-    -*) echo "tools: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
-    *)
-      [[ " ${all_tools[*]} " == *" $arg "* ]] || die 64 "unknown tool '$arg'; known: ${all_tools[*]}"
-      wanted+=("$arg")
-      ;;
-  esac
-done
-[[ ${#wanted[@]} -gt 0 ]] || wanted=("${all_tools[@]}")
-
-[[ -f "$versions_file" ]] || die 66 "$versions_file is missing"
-
 pin() { # pin <tool> -> its version from versions.env (HELM_VERSION for helm, ...)
   local key
   key="$(tr '[:lower:]-' '[:upper:]_' <<<"$1")_VERSION"
@@ -222,100 +203,124 @@ is_built() { # is_built <tool> <version>
 }
 
 # ---- main ------------------------------------------------------------------------------
+# Everything runs inside main(): bash reads a function whole, so editing this file while a
+# long build runs cannot derail the running one.
+main() {
+  list=false force=false dry_run=false
+  wanted=()
+  for arg in "$@"; do
+    case "$arg" in
+      -h|--help) usage; exit 0 ;;
+      --list) list=true ;;
+      --force) force=true ;;
+      --dry-run) dry_run=true ;;
+      -*) echo "tools: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
+      *)
+        [[ " ${all_tools[*]} " == *" $arg "* ]] || die 64 "unknown tool '$arg'; known: ${all_tools[*]}"
+        wanted+=("$arg")
+        ;;
+    esac
+  done
+  [[ ${#wanted[@]} -gt 0 ]] || wanted=("${all_tools[@]}")
 
-if $list; then
-  printf '%-20s %-10s %-8s %s\n' TOOL VERSION STATE BUILD-SECONDS
+  [[ -f "$versions_file" ]] || die 66 "$versions_file is missing"
+
+  if $list; then
+    printf '%-20s %-10s %-8s %s\n' TOOL VERSION STATE BUILD-SECONDS
+    for tool in "${wanted[@]}"; do
+      v=$(pin "$tool")
+      state=missing secs=-
+      if is_built "$tool" "$v"; then
+        state=built
+        secs=$(cat "$tools_cache/$tool/$v/build-seconds" 2>/dev/null || echo -)
+      fi
+      printf '%-20s %-10s %-8s %s\n' "$tool" "$v" "$state" "$secs"
+    done
+    exit 0
+  fi
+
+  todo=()
   for tool in "${wanted[@]}"; do
     v=$(pin "$tool")
-    state=missing secs=-
-    if is_built "$tool" "$v"; then
-      state=built
-      secs=$(cat "$tools_cache/$tool/$v/build-seconds" 2>/dev/null || echo -)
+    if ! $force && is_built "$tool" "$v"; then
+      continue
     fi
-    printf '%-20s %-10s %-8s %s\n' "$tool" "$v" "$state" "$secs"
+    todo+=("$tool")
   done
-  exit 0
-fi
-
-todo=()
-for tool in "${wanted[@]}"; do
-  v=$(pin "$tool")
-  if ! $force && is_built "$tool" "$v"; then
-    continue
+  if [[ ${#todo[@]} -eq 0 ]]; then
+    echo "tools: all built in $tools_cache (${wanted[*]})"
+    exit 0
   fi
-  todo+=("$tool")
-done
-if [[ ${#todo[@]} -eq 0 ]]; then
-  echo "tools: all built in $tools_cache (${wanted[*]})"
-  exit 0
-fi
-command -v go >/dev/null || die 69 "go is not installed (need Go >= 1.26; see tools/README.md)"
-if $dry_run; then
-  echo "tools: would build: ${todo[*]}"
-  exit 0
-fi
-
-echo "tools: building ${#todo[@]} tool(s) into $tools_cache on $(nproc) core(s): ${todo[*]}"
-failed=()
-n=0
-total_start=$(date +%s)
-for tool in "${todo[@]}"; do
-  n=$((n + 1))
-  v=$(pin "$tool")
-  mkdir -p "$tools_cache/$tool"
-  log="$tools_cache/$tool/build-$v.log"
-  # One builder per tool at a time (two checkouts may share the cache).
-  exec {lock}>"$tools_cache/$tool/.lock"
-  flock "$lock"
-  if ! $force && is_built "$tool" "$v"; then
-    echo "[$n/${#todo[@]}] $tool $v: built meanwhile by another run"
-    exec {lock}>&-
-    continue
+  command -v go >/dev/null || die 69 "go is not installed (need Go >= 1.26; see tools/README.md)"
+  if $dry_run; then
+    echo "tools: would build: ${todo[*]}"
+    exit 0
   fi
-  tmp="$tools_cache/$tool/.build-$v.$$"
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  what=$(binaries "$tool")
-  echo "[$n/${#todo[@]}] $tool $v: building ${what:-its CRDs} (log: $log)"
-  start=$(date +%s)
-  load=$(cut -d' ' -f1-3 /proc/loadavg)
-  build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
-  pid=$!
-  # A heartbeat: go install -v prints one line per compiled package.
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 30); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "      $tool: $(($(date +%s) - start))s, $(grep -vc '^go: ' "$log" || true) packages compiled"
+
+  echo "tools: building ${#todo[@]} tool(s) into $tools_cache on $(nproc) core(s): ${todo[*]}"
+  failed=()
+  n=0
+  total_start=$(date +%s)
+  for tool in "${todo[@]}"; do
+    n=$((n + 1))
+    v=$(pin "$tool")
+    mkdir -p "$tools_cache/$tool"
+    log="$tools_cache/$tool/build-$v.log"
+    # One builder per tool at a time (two checkouts may share the cache).
+    exec {lock}>"$tools_cache/$tool/.lock"
+    flock "$lock"
+    if ! $force && is_built "$tool" "$v"; then
+      echo "[$n/${#todo[@]}] $tool $v: built meanwhile by another run"
+      exec {lock}>&-
+      continue
     fi
-  done
-  if wait "$pid"; then
-    secs=$(($(date +%s) - start))
-    echo "$secs" >"$tmp/build-seconds"
-    {
-      echo "tool=$tool"
-      echo "version=$v"
-      echo "binaries=$(binaries "$tool")"
-      echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-      echo "go=$(go env GOVERSION)"
-      echo "cores=$(nproc)"
-      echo "loadavg-at-start=$load"
-    } >"$tmp/.complete"
-    rm -rf "${tools_cache:?}/$tool/$v"
-    mv "$tmp" "$tools_cache/$tool/$v"
-    echo "[$n/${#todo[@]}] $tool $v: built in ${secs}s"
-  else
+    tmp="$tools_cache/$tool/.build-$v.$$"
     rm -rf "$tmp"
-    echo "[$n/${#todo[@]}] $tool $v: FAILED after $(($(date +%s) - start))s; last lines of $log:" >&2
-    tail -n 20 "$log" | sed 's/^/      /' >&2
-    failed+=("$tool")
+    mkdir -p "$tmp"
+    what=$(binaries "$tool")
+    echo "[$n/${#todo[@]}] $tool $v: building ${what:-its CRDs} (log: $log)"
+    start=$(date +%s)
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
+    pid=$!
+    # A heartbeat: go install -v prints one line per compiled package.
+    while kill -0 "$pid" 2>/dev/null; do
+      for _ in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 1
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        echo "      $tool: $(($(date +%s) - start))s, $(grep -vc '^go: ' "$log" || true) packages compiled"
+      fi
+    done
+    if wait "$pid"; then
+      secs=$(($(date +%s) - start))
+      echo "$secs" >"$tmp/build-seconds"
+      {
+        echo "tool=$tool"
+        echo "version=$v"
+        echo "binaries=$(binaries "$tool")"
+        echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "go=$(go env GOVERSION)"
+        echo "cores=$(nproc)"
+        echo "loadavg-at-start=$load"
+      } >"$tmp/.complete"
+      rm -rf "${tools_cache:?}/$tool/$v"
+      mv "$tmp" "$tools_cache/$tool/$v"
+      echo "[$n/${#todo[@]}] $tool $v: built in ${secs}s"
+    else
+      rm -rf "$tmp"
+      echo "[$n/${#todo[@]}] $tool $v: FAILED after $(($(date +%s) - start))s; last lines of $log:" >&2
+      tail -n 20 "$log" | sed 's/^/      /' >&2
+      failed+=("$tool")
+    fi
+    exec {lock}>&-
+  done
+  echo "tools: done in $(($(date +%s) - total_start))s"
+  if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "tools: failed: ${failed[*]} (logs in $tools_cache/<tool>/build-<version>.log)" >&2
+    exit 1
   fi
-  exec {lock}>&-
-done
-echo "tools: done in $(($(date +%s) - total_start))s"
-if [[ ${#failed[@]} -gt 0 ]]; then
-  echo "tools: failed: ${failed[*]} (logs in $tools_cache/<tool>/build-<version>.log)" >&2
-  exit 1
-fi
+}
+
+main "$@"
