@@ -95,11 +95,16 @@ sp_known_envs() { sp_python "$SP_LIB_DIR/envfile.py" list | paste -sd, - | sed '
 # (SP_ENV_NAMESPACE, SP_ENV_CLUSTER_CONTEXT, SP_ENV_GITOPS_VALUES_FILE, ...).
 # Unknown environment or malformed file: envfile.py's message and its exit code (65).
 sp_load_env() {
-  local out rc=0
-  out=$(sp_python "$SP_LIB_DIR/envfile.py" shell "$1") || rc=$?
+  local out err_file rc=0
+  err_file=$(mktemp)
+  out=$(sp_python "$SP_LIB_DIR/envfile.py" shell "$1" 2>"$err_file") || rc=$?
   if [[ $rc -ne 0 ]]; then
-    exit "$rc" # envfile.py has printed the reason (file, key, known environments)
+    # envfile.py names the file and key, or lists the known environments.
+    sed "s/^envfile: /$SP_PROG: error: /" "$err_file" >&2
+    rm -f "$err_file"
+    exit "$rc"
   fi
+  rm -f "$err_file"
   eval "$out"
   SP_ENV_LOADED=$1
 }
@@ -156,10 +161,12 @@ sp_kube_args_from_env() {
   SP_KUBE_ARGS=()
   SP_HELM_KUBE_ARGS=()
   if [[ -n "${SP_ENV_CLUSTER_KUBECONFIG:-}" ]]; then
-    [[ -f "$SP_ENV_CLUSTER_KUBECONFIG" ]] ||
-      sp_die "$SP_EX_NOINPUT" "kubeconfig $SP_ENV_CLUSTER_KUBECONFIG of environment '$SP_ENV_LOADED' is missing$(
-        [[ "$SP_ENV_LOADED" == lab ]] && echo " (start the lab: make lab-up)"
-      )"
+    if [[ ! -f "$SP_ENV_CLUSTER_KUBECONFIG" ]]; then
+      local hint=""
+      [[ -n "${SP_ENV_LOADED:-}" ]] && hint=" (cluster.kubeconfig of environment '$SP_ENV_LOADED')"
+      [[ "${SP_ENV_LOADED:-}" == lab ]] && hint+="; start the lab: make lab-up"
+      sp_die "$SP_EX_NOINPUT" "kubeconfig $SP_ENV_CLUSTER_KUBECONFIG is missing$hint"
+    fi
     SP_KUBE_ARGS+=(--kubeconfig "$SP_ENV_CLUSTER_KUBECONFIG")
     SP_HELM_KUBE_ARGS+=(--kubeconfig "$SP_ENV_CLUSTER_KUBECONFIG")
   fi
@@ -187,7 +194,9 @@ sp_require_cluster() {
   if ! err=$(sp_kubectl --request-timeout=10s get --raw /readyz 2>&1 >/dev/null); then
     # Some clusters restrict /readyz; /version is readable by every authenticated user.
     if ! err=$(sp_kubectl --request-timeout=10s get --raw /version 2>&1 >/dev/null); then
-      sp_die "$SP_EX_UNAVAILABLE" "the cluster of environment '$SP_ENV_LOADED' is unreachable: $(sp_cluster_describe): ${err//$'\n'/ }"
+      local which="the cluster"
+      [[ -n "${SP_ENV_LOADED:-}" ]] && which="the cluster of environment '$SP_ENV_LOADED'"
+      sp_die "$SP_EX_UNAVAILABLE" "$which is unreachable: $(sp_cluster_describe): ${err//$'\n'/ }"
     fi
   fi
 }
