@@ -9,6 +9,8 @@ SP_PROG=promote-canary
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/rollouts.sh
 source "$SP_LIB_DIR/rollouts.sh"
+# shellcheck source=scripts/lib/argocd.sh
+source "$SP_LIB_DIR/argocd.sh"
 
 usage() {
   cat <<USAGE
@@ -35,6 +37,9 @@ Options:
                       blue-green's preview awaiting promotion); Healthy also ends the wait
   --timeout DURATION  how long --wait waits (default: the environment's timeouts.rollout,
                       else 30m), e.g. 90s, 15m, 1h
+  --expect-tag TAG    with status --wait: first wait until the Rollout runs image tag TAG
+                      (asking ArgoCD to refresh when it manages the environment), so a wait
+                      started right after a GitOps commit does not end on the old version
   -h, --help          this help
 
 Tools: kubectl-argo-rollouts from \$KUBECTL_ARGO_ROLLOUTS, PATH, or the pinned build in
@@ -58,7 +63,7 @@ Examples:
 USAGE
 }
 
-action="" env="" app="" full=false force=false wait=false until=healthy timeout=""
+action="" env="" app="" full=false force=false wait=false until=healthy timeout="" expect_tag=""
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -70,6 +75,8 @@ while [[ $# -gt 0 ]]; do
     --until=*) until=${1#*=} ;;
     --timeout) sp_need_value "$1" $#; timeout=$2; shift ;;
     --timeout=*) timeout=${1#*=} ;;
+    --expect-tag) sp_need_value "$1" $#; expect_tag=$2; shift ;;
+    --expect-tag=*) expect_tag=${1#*=} ;;
     --) shift; positional+=("$@"); break ;;
     -*) sp_usage_error "unknown option '$1'" ;;
     *) positional+=("$1") ;;
@@ -92,6 +99,12 @@ $full && [[ "$action" != promote ]] && sp_usage_error "--full only applies to pr
 $force && [[ "$action" != promote ]] && sp_usage_error "--force only applies to promote"
 if [[ -n "$timeout" ]] && ! $wait; then
   sp_usage_error "--timeout only applies with --wait"
+fi
+if [[ -n "$expect_tag" ]]; then
+  if [[ "$action" != status ]] || ! $wait; then
+    sp_usage_error "--expect-tag only applies to status --wait"
+  fi
+  [[ "$expect_tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || sp_usage_error "--expect-tag '$expect_tag' is not a valid image tag"
 fi
 [[ "$app" =~ ^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$ ]] || sp_usage_error "'$app' is not a valid Rollout name"
 
@@ -123,8 +136,37 @@ finish() {
   exit 0
 }
 
+# wait_for_tag: until the Rollout's pod template runs $expect_tag (within the timeout).
+wait_for_tag() {
+  local deadline image last=""
+  deadline=$(($(date +%s) + timeout_seconds))
+  if [[ "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
+    sp_argocd_init
+    sp_argocd_refresh 2>/dev/null || sp_warn "could not ask ArgoCD to refresh $SP_ENV_ARGOCD_APPLICATION; waiting for its poll"
+  fi
+  while :; do
+    image=$(sp_rollout_field "$app" '{.spec.template.spec.containers[0].image}')
+    if [[ "$image" == *":$expect_tag" || "$image" == *":$expect_tag@"* ]]; then
+      sp_log "$where now runs $image"
+      break
+    fi
+    if [[ "$image" != "$last" ]]; then
+      sp_log "waiting for $where to run tag $expect_tag (runs ${image:-nothing yet})"
+      last=$image
+    fi
+    (($(date +%s) < deadline)) || sp_die "$SP_EX_TEMPFAIL" "timed out after ${timeout_seconds}s waiting for $where to run tag $expect_tag; it runs $image (is the GitOps commit pushed and synced?)"
+    sleep "${SP_POLL_SECONDS:-5}"
+  done
+  timeout_seconds=$((deadline - $(date +%s)))
+  ((timeout_seconds > 0)) || timeout_seconds=1
+  # The controller needs a moment to see the new template; do not end on the old state.
+  marker=""
+  sleep "${SP_POLL_SECONDS:-5}"
+}
+
 case "$action" in
   status)
+    [[ -n "$expect_tag" ]] && wait_for_tag
     sp_rollouts get rollout "$app" --no-color || true
     finish
     ;;

@@ -12,6 +12,8 @@ SP_PROG=rollback
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/rollouts.sh
 source "$SP_LIB_DIR/rollouts.sh"
+# shellcheck source=scripts/lib/argocd.sh
+source "$SP_LIB_DIR/argocd.sh"
 
 usage() {
   cat <<USAGE
@@ -24,8 +26,9 @@ previous image tag through git, then bring the cluster to what git holds.
      (helm/values-<env>.yaml), or with --to TAG commit image.tag = TAG. If that commit is
      already a rollback (or image.tag already is TAG) nothing new is committed.
   2. push to the branch's remote, when one is configured (never forced).
-  3. sync: 'argocd app sync' when ArgoCD manages the environment, else 'helm upgrade' of the
-     chart and values exactly as committed; then wait until the rollout is Healthy.
+  3. sync: when ArgoCD manages the environment, an ArgoCD refresh + sync (argocd CLI when
+     available, else through the Application object with kubectl); otherwise 'helm upgrade'
+     of the chart and values exactly as committed. Then wait until the rollout is Healthy.
   4. write incidents/<date>-<env>.md (reason, tags, commits, operator, result), commit and
      push it, and print its path.
 Running it again finishes what a failed run left undone and does not roll back twice.
@@ -188,20 +191,8 @@ if $sync; then
   SP_KUBECTL=$(sp_kubectl_bin)
   sp_require_cluster
   if [[ "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
-    SP_ARGOCD=$(sp_argocd_bin)
-    argocd_args=()
-    if [[ -n "${SP_ENV_ARGOCD_SERVER:-}" ]]; then
-      argocd_args+=(--server "$SP_ENV_ARGOCD_SERVER")
-    elif [[ -z "${ARGOCD_SERVER:-}" ]]; then
-      # No API server given: talk to the Kubernetes API directly.
-      argocd_args+=(--core)
-      [[ -n "${SP_ENV_CLUSTER_KUBECONFIG:-}" ]] && export KUBECONFIG=$SP_ENV_CLUSTER_KUBECONFIG
-      [[ -n "${SP_ENV_CLUSTER_CONTEXT:-}" ]] && argocd_args+=(--kube-context "$SP_ENV_CLUSTER_CONTEXT")
-    fi
-    [[ "${SP_ENV_ARGOCD_GRPC_WEB:-}" == true ]] && argocd_args+=(--grpc-web)
-    argocd_app=$SP_ENV_ARGOCD_APPLICATION
-    err=$("$SP_ARGOCD" "${argocd_args[@]}" app get "$argocd_app" -o name 2>&1 >/dev/null) ||
-      sp_die "$SP_EX_UNAVAILABLE" "ArgoCD application $argocd_app is not reachable (${argocd_args[*]}): ${err//$'\n'/ }"
+    sp_argocd_init
+    sp_argocd_require
   else
     SP_HELM=$(sp_helm_bin)
   fi
@@ -327,17 +318,18 @@ started=$(date +%s)
 if $sync; then
   release=$SP_ENV_RELEASE
   if [[ "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
-    sync_desc="argocd app sync $argocd_app"
-    sp_run "$SP_ARGOCD" "${argocd_args[@]}" app get "$argocd_app" --hard-refresh >/dev/null ||
-      sp_die "$SP_EX_UNAVAILABLE" "ArgoCD could not refresh $argocd_app"
-    sp_run "$SP_ARGOCD" "${argocd_args[@]}" app sync "$argocd_app" --timeout "$timeout_seconds" >&2 ||
-      sp_die "$SP_EX_FAIL" "argocd app sync $argocd_app failed; the rollback is in git (${rollback_commit:0:12}), sync it by hand"
-    sp_run "$SP_ARGOCD" "${argocd_args[@]}" app wait "$argocd_app" --sync --timeout "$timeout_seconds" >&2 || rc=$SP_EX_TEMPFAIL
+    # ArgoCD applies what git holds; it must see the pushed commit (or, with --no-push, the
+    # Application must point at this repository).
+    sync_desc="ArgoCD sync of $SP_ARGOCD_APP through $(sp_argocd_describe)"
+    sp_argocd_refresh || sp_die "$SP_EX_UNAVAILABLE" "ArgoCD could not refresh $SP_ARGOCD_APP"
+    sp_argocd_sync || sp_die "$SP_EX_FAIL" "could not start a sync of $SP_ARGOCD_APP; the rollback is in git (${rollback_commit:0:12}), sync it by hand"
+    sp_argocd_wait_synced "$(git_ rev-parse HEAD)" "$timeout_seconds" || rc=$?
   else
     # No ArgoCD: apply exactly what git holds (not the working tree) with helm.
     sync_desc="helm upgrade $release from git ${rollback_commit:0:12}"
     export_dir=$(mktemp -d)
     trap 'rm -f "$msg_file"; rm -rf "$export_dir"' EXIT
+    SP_HELM=${SP_HELM:-$(sp_helm_bin)}
     git_ archive --format=tar HEAD -- "$chart_dir" "$values_file" | tar -x -C "$export_dir"
     sp_run "$SP_HELM" "${SP_HELM_KUBE_ARGS[@]}" upgrade --install "$release" "$export_dir/$chart_dir" \
       --namespace "$SP_ENV_NAMESPACE" --create-namespace -f "$export_dir/$values_file" >&2 ||
