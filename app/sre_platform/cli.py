@@ -96,10 +96,6 @@ def run_migrations(settings: Settings, wait_seconds: float) -> int:
         return 0
 
 
-def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
-    raise SystemExit(0)
-
-
 def serve(settings: Settings) -> int:
     import uvicorn
 

@@ -98,32 +98,46 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500  # what the client gets if the app raises before answering
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            _observe(scope, status, time.perf_counter() - start)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Count before the last byte leaves: a client that got its answer and then
+                # scrapes /metrics (possibly from another worker) must see it counted.
+                record()
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            elapsed = time.perf_counter() - start
-            method = scope["method"]
-            route = route_of(scope)
-            REQUESTS.labels(method, route, str(status)).inc()
-            DURATION.labels(method, route).observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "%s %s %d",
-                    method,
-                    scope["path"],
-                    status,
-                    extra={
-                        "method": method,
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            if not recorded:
+                record()
+
+
+def _observe(scope: Scope, status: int, elapsed: float) -> None:
+    method = scope["method"]
+    route = route_of(scope)
+    REQUESTS.labels(method, route, str(status)).inc()
+    DURATION.labels(method, route).observe(elapsed)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "%s %s %d",
+            method,
+            scope["path"],
+            status,
+            extra={
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.localservers import PostgresServer, RedisServer, ServiceProcess
+from tests.localservers import PostgresServer, RedisServer, ServiceProcess, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -135,6 +135,11 @@ def test_several_workers_report_merged_metrics(
             "GIT_SHA": "feedbee",
         },
     )
+    wait_until(
+        lambda: service.log().count("Application startup complete") == 2,
+        "both workers to have started",
+        timeout=30,
+    )
     for _ in range(40):
         assert _get(f"{service.url}/version")[0] == 200
     _, body = _get(f"{service.url}/metrics")
@@ -145,5 +150,3 @@ def test_several_workers_report_merged_metrics(
     assert count is not None, text
     assert float(count.group(1)) == 40
     assert 'sre_platform_build_info{git_sha="feedbee",version="9.9.9"} 1.0' in text
-    pids = {line for line in service.log().splitlines() if "Started server process" in line}
-    assert len(pids) == 2
