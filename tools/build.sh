@@ -18,11 +18,11 @@ cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
-all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd)
+all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind)
 
 usage() {
   cat <<USAGE
-Usage: tools/build.sh [--list] [--force] [--dry-run] [TOOL...]
+Usage: tools/build.sh [--list] [--force] [--dry-run] [--cold] [TOOL...]
 
 Build the pinned tools of tools/versions.env that are missing from
   $tools_cache/<tool>/<version>/
@@ -31,6 +31,10 @@ Without TOOL, every tool: ${all_tools[*]}
   --list      print each tool, its pinned version, its state and recorded build time
   --force     rebuild the named tools even when they are built
   --dry-run   print what would be built and exit
+  --cold      measure a cold build: build the tools with empty, temporary Go module and
+              build caches and tool cache (downloads included), record the times in
+              $tools_cache/cold-build.txt (read by bench/bench-tools), then delete
+              the temporary caches; the real cache is not touched otherwise
   -h, --help  this text
 
 Each build logs to $tools_cache/<tool>/build-<version>.log.
@@ -69,6 +73,7 @@ binaries() {
     argo-rollouts) echo rollouts-controller kubectl-argo-rollouts ;;
     kube-state-metrics) echo kube-state-metrics ;;
     kube-score) echo kube-score ;;
+    kind) echo kind ;;
     argo-cd) echo "" ;; # CRDs only for now; the binary comes with the lab's ArgoCD
   esac
 }
@@ -83,6 +88,7 @@ upstream() {
     argo-rollouts) echo github.com/argoproj/argo-rollouts ;;
     kube-state-metrics) echo k8s.io/kube-state-metrics/v2 ;;
     kube-score) echo github.com/zegl/kube-score ;;
+    kind) echo sigs.k8s.io/kind ;;
     argo-cd) echo github.com/argoproj/argo-cd/v3 ;;
   esac
 }
@@ -95,6 +101,15 @@ ldflags() { # ldflags <tool> <version>
     helm)
       flags+=" -X helm.sh/helm/v3/internal/version.version=$v"
       flags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      # The Kubernetes version `helm template` assumes (chart kubeVersion checks,
+      # .Capabilities): upstream derives it from client-go v0.X.Y -> 1.X; without it, 1.20.
+      local client_go minor
+      client_go=$(cd "$here/helm" && go list -mod=readonly -m -f '{{.Version}}' k8s.io/client-go)
+      minor=$(cut -d. -f2 <<<"$client_go")
+      local pkg
+      for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+        flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+      done
       ;;
     actionlint)
       flags+=" -X github.com/rhysd/actionlint.version=$v"
@@ -202,11 +217,38 @@ is_built() { # is_built <tool> <version>
   done
 }
 
+measure_cold() { # measure_cold <tool...>: a cold build in throw-away caches, times recorded
+  local scratch
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/sre-platform-cold.XXXXXX")
+  # Go marks module cache files read-only; make them removable before deleting.
+  trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
+  echo "tools: cold build of $* in $scratch (empty GOMODCACHE, GOCACHE and tool cache)"
+  echo "tools: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) core(s)"
+  local start status=0
+  start=$(date +%s)
+  SRE_PLATFORM_CACHE="$scratch/cache" GOMODCACHE="$scratch/gomod" GOCACHE="$scratch/gocache" \
+    "$here/build.sh" "$@" || status=$?
+  local total=$(($(date +%s) - start))
+  mkdir -p "$tools_cache"
+  {
+    echo "# tools/build.sh --cold on $(date -u +%Y-%m-%dT%H:%M:%SZ): $(nproc) core(s),"
+    echo "# load average at the end $(cut -d' ' -f1-3 /proc/loadavg); seconds per tool, in build order"
+    for tool in "$@"; do
+      local v
+      v=$(pin "$tool")
+      echo "$tool $v $(cat "$scratch/cache/tools/$tool/$v/build-seconds" 2>/dev/null || echo failed)"
+    done
+    echo "total - $total"
+  } >"$tools_cache/cold-build.txt"
+  cat "$tools_cache/cold-build.txt"
+  return "$status"
+}
+
 # ---- main ------------------------------------------------------------------------------
 # Everything runs inside main(): bash reads a function whole, so editing this file while a
 # long build runs cannot derail the running one.
 main() {
-  list=false force=false dry_run=false
+  list=false force=false dry_run=false cold=false
   wanted=()
   for arg in "$@"; do
     case "$arg" in
@@ -214,6 +256,7 @@ main() {
       --list) list=true ;;
       --force) force=true ;;
       --dry-run) dry_run=true ;;
+      --cold) cold=true ;;
       -*) echo "tools: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
       *)
         [[ " ${all_tools[*]} " == *" $arg "* ]] || die 64 "unknown tool '$arg'; known: ${all_tools[*]}"
@@ -224,6 +267,11 @@ main() {
   [[ ${#wanted[@]} -gt 0 ]] || wanted=("${all_tools[@]}")
 
   [[ -f "$versions_file" ]] || die 66 "$versions_file is missing"
+
+  if $cold; then
+    measure_cold "${wanted[@]}"
+    return
+  fi
 
   if $list; then
     printf '%-20s %-10s %-8s %s\n' TOOL VERSION STATE BUILD-SECONDS
