@@ -1,0 +1,76 @@
+"""Liveness and readiness probes: present, different, and aimed at a real port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policies.model import Bundle, Violation
+from policies.registry import REQUIRED, check
+from policies.workloads import Container, PodTemplate
+
+Params = Mapping[str, Any]
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
+@check("probe-present", "workloads", probe=REQUIRED)
+def probe_present(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+    if not pod.serving:
+        return
+    probe = params["probe"]
+    for container in pod.containers(init=False):
+        if not isinstance(container.data.get(probe), dict):
+            yield pod.violation(f"has no {probe}", container=container, field=(probe,))
+
+
+@check("probes-distinct", "workloads")
+def probes_distinct(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+    """Identical probes restart pods exactly when they stop taking traffic (kube-score)."""
+    for container in pod.containers(init=False):
+        live, ready = container.data.get("livenessProbe"), container.data.get("readinessProbe")
+        if isinstance(live, dict) and live == ready:
+            yield pod.violation(
+                "livenessProbe is identical to readinessProbe",
+                container=container,
+                field=("livenessProbe",),
+            )
+
+
+def _probe_port(probe: dict[str, Any]) -> Any:
+    for handler in ("httpGet", "tcpSocket", "grpc"):
+        spec = probe.get(handler)
+        if isinstance(spec, dict):
+            return spec.get("port")
+    return None
+
+
+def _declared(container: Container) -> tuple[set[int], set[str]]:
+    numbers, names = set(), set()
+    for port in container.data.get("ports") or []:
+        if isinstance(port, dict):
+            if isinstance(port.get("containerPort"), int):
+                numbers.add(port["containerPort"])
+            if port.get("name"):
+                names.add(str(port["name"]))
+    return numbers, names
+
+
+@check("probe-ports", "workloads")
+def probe_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+    for container in pod.containers(init=False):
+        numbers, names = _declared(container)
+        for probe_name in PROBES:
+            probe = container.data.get(probe_name)
+            if not isinstance(probe, dict):
+                continue
+            port = _probe_port(probe)
+            if port is None:
+                continue
+            ok = port in numbers if isinstance(port, int) else str(port) in names
+            if not ok:
+                yield pod.violation(
+                    f"{probe_name} targets port {port!r}, which the container does not declare",
+                    container=container,
+                    field=(probe_name,),
+                    fix="point the probe at a declared containerPort (by name or number)",
+                )

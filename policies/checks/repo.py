@@ -1,0 +1,215 @@
+"""Rules that compare files with each other: what one file writes, another must read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policies.analysis import strategy
+from policies.checks.argocd import applications
+from policies.checks.workflows import find_stage
+from policies.model import Obj, Violation
+from policies.registry import REQUIRED, check
+from policies.sources import Repo, steps_of
+
+Params = Mapping[str, Any]
+
+
+def diff(a: Any, b: Any, path: str = "", limit: int = 5) -> list[str]:
+    """Up to `limit` human-readable differences between two YAML trees."""
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, where: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y), key=str):
+                walk(x.get(key), y.get(key), f"{where}.{key}" if where else str(key))
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (p, q) in enumerate(zip(x, y, strict=True)):
+                walk(p, q, f"{where}[{i}]")
+        elif x != y and not (_number(x) and _number(y) and float(x) == float(y)):
+            out.append(f"{where or '.'}: {_short(x)} here, {_short(y)} in the chart")
+
+    walk(a, b, path)
+    return out
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _short(value: Any) -> str:
+    text = "absent" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _without_images(template: Any) -> Any:
+    if isinstance(template, dict):
+        return {k: _without_images(v) for k, v in template.items() if k != "image"}
+    if isinstance(template, list):
+        return [_without_images(v) for v in template]
+    return template
+
+
+@check("rollout-matches-chart", "repo", file=REQUIRED, renders=REQUIRED, compare=REQUIRED)
+def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
+    """argocd/rollout.yaml must not drift from what the chart renders for production."""
+    if repo.argocd is None:
+        return
+    mine = [
+        o
+        for o in repo.argocd.objects
+        if o.file.endswith("/" + params["file"]) or o.file == params["file"]
+    ]
+    if not mine:
+        yield Violation(
+            subject=f"argocd/{params['file']}",
+            message="does not exist",
+            fix="add it or change the rule",
+        )
+        return
+    for rollout in (o for o in mine if o.kind == "Rollout"):
+        kind, _ = strategy(rollout)
+        render = repo.rendered(params["renders"].get(kind or "", ""))
+        theirs = [o for o in render.of_kind("Rollout") if strategy(o)[0] == kind] if render else []
+        if not theirs:
+            yield rollout.violation(
+                f"has a {kind} strategy the chart does not render ({params['renders'].get(kind or '')})"
+            )
+            continue
+        for field in params["compare"]:
+            here, there = rollout.get(*field.split(".")), theirs[0].get(*field.split("."))
+            if field.startswith("spec.template"):
+                here, there = _without_images(here), _without_images(there)
+            for problem in diff(here, there, field):
+                yield rollout.violation(
+                    f"differs from {theirs[0].ref} ({render.name if render else '?'}): {problem}",
+                    path=tuple(field.split(".")),
+                    fix="regenerate argocd/rollout.yaml from the chart (or change the chart)",
+                )
+    rendered_templates: dict[str, Obj] = {}
+    for name in params["renders"].values():
+        bundle = repo.rendered(name)
+        for template in bundle.of_kind("AnalysisTemplate") if bundle else []:
+            rendered_templates.setdefault(template.name, template)
+    for template in (o for o in mine if o.kind == "AnalysisTemplate"):
+        counterpart = rendered_templates.get(template.name)
+        if counterpart is None:
+            yield template.violation(
+                f"is not rendered by the chart (chart renders: {', '.join(sorted(rendered_templates)) or 'none'})"
+            )
+            continue
+        for problem in diff(template.get("spec"), counterpart.get("spec"), "spec"):
+            yield template.violation(
+                f"differs from the chart's: {problem}",
+                path=("spec",),
+                fix="regenerate argocd/rollout.yaml from the chart (or change the chart)",
+            )
+
+
+@check("value-files-exist", "repo")
+def value_files_exist(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    for view in applications(repo.argocd):
+        for path, source in view.sources():
+            chart_path = str(source.get("path") or "")
+            if not chart_path or "{{" in chart_path:
+                continue
+            if not repo.exists(chart_path):
+                yield view.violation(
+                    f"source path {chart_path!r} does not exist in the repository", (*path, "path")
+                )
+                continue
+            for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
+                value_file = str(value_file)
+                if "{{" in value_file or value_file.startswith("$"):
+                    continue
+                if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
+                    yield view.violation(
+                        f"helm valueFile {value_file!r} does not exist under {chart_path}",
+                        (*path, "helm", "valueFiles", index),
+                    )
+
+
+_YQ_PATH = re.compile(r"(?<![\w$})\]])\.((?:[A-Za-z_][\w-]*)(?:\.[A-Za-z_][\w-]*)+)\s*\|?=(?!=)")
+
+
+def _has_key(values: Any, dotted: str) -> bool:
+    node = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+@check(
+    "gitops-image-key", "repo", key="image.tag", ci_file=REQUIRED, update=REQUIRED, scripts=REQUIRED
+)
+def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
+    """CI's GitOps update and the rollback script write the one key the chart reads."""
+    key = params["key"]
+    writers: list[tuple[Violation, str]] = []
+    ci = repo.workflows.get(params["ci_file"]) if repo.workflows else None
+    if ci is not None and repo.workflows is not None:
+        for location in find_stage(repo.workflows, ci, params["update"]):
+            step = steps_of(ci.jobs[location.job])[location.step]
+            writers.append(
+                (
+                    ci.violation("", job=location.job, step=location.step, path=("run",)),
+                    repo.workflows.commands(step),
+                )
+            )
+        if not writers:
+            yield ci.violation("has no GitOps update step that writes the image tag")
+    for name in params["scripts"]:
+        script = repo.script(name)
+        if script is not None:
+            writers.append((script.violation(""), script.text))
+    for where, text in writers:
+        keys = {m.group(1) for m in _YQ_PATH.finditer(text)}
+        if not keys:
+            yield Violation(
+                where.subject,
+                f"writes no values key visibly (expected yq '.{key} = ...')",
+                file=where.file,
+                path=where.path,
+                fix=f"write the tag with yq -i '.{key} = \"<tag>\"' helm/values-<env>.yaml",
+            )
+        for other in sorted(keys - {key}):
+            yield Violation(
+                where.subject,
+                f"writes .{other}, but the chart reads .{key}",
+                file=where.file,
+                path=where.path,
+                fix=f"write .{key}",
+            )
+    chart = repo.chart
+    if chart is None:
+        return
+    if not _has_key(chart.values, key):
+        yield Violation(
+            f"chart {chart.path}",
+            f"values.yaml has no {key}",
+            file=f"{chart.path}/values.yaml",
+            fix=f"declare {key} in values.yaml",
+        )
+    if not any(f".Values.{key}" in text for text in chart.templates.values()):
+        yield Violation(
+            f"chart {chart.path}",
+            f"no template reads .Values.{key}",
+            file=f"{chart.path}/templates",
+            fix=f"build the image reference from .Values.{key}",
+        )
+    for env, values_file in chart.values_files.items():
+        if not _has_key(values_file.data, key):
+            yield Violation(
+                f"chart {chart.path}",
+                f"{values_file.file} ({env}) does not set {key}",
+                file=values_file.file,
+                line=1,
+                fix=f"set {key} in {values_file.file}: each environment's tag lives there",
+            )

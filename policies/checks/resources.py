@@ -1,0 +1,28 @@
+"""CPU, memory and ephemeral-storage requests and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policies.model import Bundle, Violation
+from policies.registry import REQUIRED, check
+from policies.workloads import PodTemplate
+
+Params = Mapping[str, Any]
+
+
+@check("resources", "workloads", sections=REQUIRED, resources=REQUIRED)
+def resources(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+    for container in pod.containers():
+        declared = container.data.get("resources") or {}
+        for section in params["sections"]:
+            values = declared.get(section) or {}
+            missing = [r for r in params["resources"] if values.get(r) in (None, "", 0, "0")]
+            if missing:
+                yield pod.violation(
+                    f"resources.{section} has no {', '.join(missing)}",
+                    container=container,
+                    field=("resources", section),
+                    values_key=f"resources.{section}",
+                )

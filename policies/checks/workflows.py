@@ -1,0 +1,420 @@
+"""GitHub Actions structure: the pipeline's stages and gates, pinning, permissions, OIDC.
+
+actionlint and zizmor run as their own tests; these rules check what only this project
+defines: which stages exist and in which order, the gates' thresholds, where production
+deploys go through, and that the CD pipeline runs the validate tier.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policies.model import Violation
+from policies.registry import REQUIRED, check
+from policies.sources import Workflow, WorkflowSet, needs_of, steps_of
+
+Params = Mapping[str, Any]
+SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+DIGEST_PIN = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Location:
+    job: str
+    step: int
+
+
+def _file(workflows: WorkflowSet, params: Params) -> Iterator[Workflow]:
+    names = params.get("files") or [params.get("file")]
+    for name in names:
+        wf = workflows.get(str(name))
+        if wf is not None:
+            yield wf
+
+
+def _missing_file(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    names = params.get("files") or [params.get("file")]
+    for name in names:
+        if workflows.get(str(name)) is None:
+            yield Violation(
+                subject=f"workflows folder {workflows.folder}",
+                message=f"has no {name}",
+                file=workflows.folder,
+                fix=f"add {workflows.folder}/{name} (or point the rule at the right file)",
+            )
+
+
+def transitive_needs(wf: Workflow, job: str) -> set[str]:
+    out: set[str] = set()
+    pending = needs_of(wf.jobs.get(job, {}))
+    while pending:
+        name = pending.pop()
+        if name not in out:
+            out.add(name)
+            pending.extend(needs_of(wf.jobs.get(name, {})))
+    return out
+
+
+def _step_matches(workflows: WorkflowSet, step: dict[str, Any], matcher: Mapping[str, str]) -> bool:
+    uses = str(step.get("uses") or "")
+    if matcher.get("uses") and re.search(matcher["uses"], uses):
+        return True
+    if matcher.get("run") and step.get("run") is not None:
+        return re.search(matcher["run"], workflows.commands(step), re.MULTILINE) is not None
+    return False
+
+
+def find_stage(workflows: WorkflowSet, wf: Workflow, matcher: Mapping[str, str]) -> list[Location]:
+    found = []
+    for job_id, job in wf.jobs.items():
+        for index, step in enumerate(steps_of(job)):
+            if _step_matches(workflows, step, matcher):
+                found.append(Location(job_id, index))
+    return found
+
+
+def precedes(wf: Workflow, first: Location, then: Location) -> bool:
+    if first.job == then.job:
+        return first.step < then.step
+    return first.job in transitive_needs(wf, then.job)
+
+
+@check("pipeline-stages", "workflows", file=REQUIRED, stages=REQUIRED, order=REQUIRED)
+def pipeline_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """Every stage exists, and each runs only after the stages it depends on passed."""
+    yield from _missing_file(workflows, params)
+    for wf in _file(workflows, params):
+        found = {
+            name: find_stage(workflows, wf, matcher) for name, matcher in params["stages"].items()
+        }
+        for name, locations in found.items():
+            if not locations:
+                yield wf.violation(
+                    f"has no {name} stage", fix=f"add a {name} step ({params['stages'][name]})"
+                )
+        for before, after in params["order"]:
+            if not found.get(before) or not found.get(after):
+                continue
+            for then in found[after]:
+                if not any(precedes(wf, first, then) for first in found[before]):
+                    yield wf.violation(
+                        f"the {after} stage can run before the {before} stage has passed",
+                        job=then.job,
+                        path=("needs",),
+                        fix=f'add the {before} job to "needs" of job "{then.job}"',
+                    )
+
+
+@check("gitops-update-guard", "workflows", file=REQUIRED, update=REQUIRED, conditions=REQUIRED)
+def gitops_update_guard(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """The tag written to git is what ArgoCD deploys: only from main pushes."""
+    for wf in _file(workflows, params):
+        for location in find_stage(workflows, wf, params["update"]):
+            job = wf.jobs[location.job]
+            condition = " ".join(
+                str(x) for x in (job.get("if"), steps_of(job)[location.step].get("if")) if x
+            )
+            missing = [c for c in params["conditions"] if not re.search(c, condition)]
+            if missing:
+                yield wf.violation(
+                    f"the GitOps update is not limited to pushes to main (if: {condition or 'none'})",
+                    job=location.job,
+                    path=("if",),
+                    fix="add if: github.event_name == 'push' && github.ref == 'refs/heads/main'",
+                )
+
+
+@check("coverage-gate", "workflows", file=REQUIRED, minimum=80)
+def coverage_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    for wf in _file(workflows, params):
+        gates: list[tuple[Location, float | None]] = []
+        for job_id, job in wf.jobs.items():
+            for index, step in enumerate(steps_of(job)):
+                text = workflows.commands(step)
+                if not re.search(r"--cov\b|coverage (run|report)", text):
+                    continue
+                match = re.search(r"(?:--cov-fail-under|--fail-under)[= ](\d+(?:\.\d+)?)", text)
+                value = float(match.group(1)) if match else workflows.coverage_fail_under
+                gates.append((Location(job_id, index), value))
+        if not gates:
+            yield wf.violation(
+                "runs no coverage measurement",
+                fix=f"run pytest --cov --cov-fail-under={params['minimum']}",
+            )
+        for location, value in gates:
+            if value is None or value < params["minimum"]:
+                shown = "no fail-under" if value is None else f"fail-under {value:g}"
+                yield wf.violation(
+                    f"the coverage gate is {shown}, below {params['minimum']}",
+                    job=location.job,
+                    step=location.step,
+                    fix=f"use --cov-fail-under={params['minimum']}",
+                )
+
+
+@check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"])
+def trivy_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """trivy-action reports but never fails unless exit-code is set; severity defaults to all."""
+    want = set(params["severities"])
+    for wf in _file(workflows, params):
+        scans = 0
+        for job_id, job in wf.jobs.items():
+            for index, step in enumerate(steps_of(job)):
+                uses = str(step.get("uses") or "")
+                run = workflows.commands(step) if step.get("run") else ""
+                if "aquasecurity/trivy-action" in uses:
+                    inputs = step.get("with") or {}
+                    severity, exit_code = inputs.get("severity"), inputs.get("exit-code")
+                elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
+                    sev = re.search(r"--severity[= ]([A-Z,]+)", run)
+                    code = re.search(r"--exit-code[= ](\d+)", run)
+                    severity, exit_code = (
+                        (sev.group(1) if sev else None),
+                        (code.group(1) if code else None),
+                    )
+                else:
+                    continue
+                scans += 1
+                levels = {s.strip().upper() for s in str(severity or "").split(",") if s.strip()}
+                if not severity or not want <= levels:
+                    yield wf.violation(
+                        f"Trivy severity is {severity or 'not set (all levels)'}, not {','.join(sorted(want))}",
+                        job=job_id,
+                        step=index,
+                        fix=f"set severity: {','.join(params['severities'])}",
+                    )
+                if str(exit_code) != "1":
+                    yield wf.violation(
+                        f"Trivy exit-code is {exit_code or 'not set'}, so findings never fail the build",
+                        job=job_id,
+                        step=index,
+                        fix="set exit-code: '1'",
+                    )
+        if scans == 0:
+            yield wf.violation(
+                "runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action"
+            )
+
+
+@check("actions-pinned", "workflows")
+def actions_pinned(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    for wf in workflows.workflows:
+        for job_id, job in wf.jobs.items():
+            if job.get("uses"):
+                ref = str(job["uses"])
+                if not ref.startswith("./") and not SHA_PIN.match(ref):
+                    yield wf.violation(
+                        f"calls {ref} by a movable ref",
+                        job=job_id,
+                        path=("uses",),
+                        fix="pin the reusable workflow by full commit SHA",
+                    )
+            for index, step in enumerate(steps_of(job)):
+                ref = str(step.get("uses") or "")
+                if not ref or ref.startswith("./"):
+                    continue
+                if ref.startswith("docker://"):
+                    if not DIGEST_PIN.match(ref):
+                        yield wf.violation(
+                            f"uses {ref} without a digest",
+                            job=job_id,
+                            step=index,
+                            path=("uses",),
+                            fix="pin the image by @sha256 digest",
+                        )
+                elif not SHA_PIN.match(ref):
+                    yield wf.violation(
+                        f"uses {ref}, not pinned by commit SHA",
+                        job=job_id,
+                        step=index,
+                        path=("uses",),
+                        fix=f"pin it: {ref.split('@')[0]}@<40-hex commit SHA>  # {ref.split('@')[-1]}",
+                    )
+
+
+def _scopes(value: Any) -> dict[str, str] | str | None:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return None if value is None else str(value)
+
+
+@check("least-privilege", "workflows")
+def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """Scorecard Token-Permissions: read-only at the top, writes granted per job."""
+    for wf in workflows.workflows:
+        top = _scopes(wf.data.get("permissions"))
+        if top is None:
+            yield wf.violation(
+                "has no top-level permissions (the token defaults to the repository setting)",
+                path=("permissions",),
+                fix="add top-level permissions: contents: read",
+            )
+        elif top == "write-all" or (
+            isinstance(top, dict) and any(v == "write" for v in top.values())
+        ):
+            writes = (
+                top
+                if isinstance(top, str)
+                else ", ".join(k for k, v in top.items() if v == "write")
+            )
+            yield wf.violation(
+                f"grants {writes} write at the top level",
+                path=("permissions",),
+                fix="keep top-level permissions read-only; grant writes on the jobs that need them",
+            )
+        for job_id, job in wf.jobs.items():
+            if _scopes(job.get("permissions")) == "write-all":
+                yield wf.violation(
+                    "grants write-all",
+                    job=job_id,
+                    path=("permissions",),
+                    fix="grant only the scopes the job needs",
+                )
+
+
+STATIC_KEYS = re.compile(r"secrets\.(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\b")
+
+
+@check("oidc-cloud-auth", "workflows", login_actions=["aws-actions/configure-aws-credentials"])
+def oidc_cloud_auth(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    for wf in workflows.workflows:
+        for job_id, job in wf.jobs.items():
+            perms = _scopes(job.get("permissions"))
+            if perms is None:
+                perms = _scopes(wf.data.get("permissions"))
+            for index, step in enumerate(steps_of(job)):
+                uses = str(step.get("uses") or "")
+                inputs = step.get("with") or {}
+                text = str(step)
+                if STATIC_KEYS.search(text) or "aws-access-key-id" in inputs:
+                    yield wf.violation(
+                        "authenticates to AWS with static access keys",
+                        job=job_id,
+                        step=index,
+                        fix="use OIDC: role-to-assume with permissions id-token: write, and delete the key secrets",
+                    )
+                if any(uses.startswith(a) for a in params["login_actions"]):
+                    if not inputs.get("role-to-assume"):
+                        yield wf.violation(
+                            "logs in to AWS without role-to-assume", job=job_id, step=index
+                        )
+                    has_token = perms == "write-all" or (
+                        isinstance(perms, dict) and perms.get("id-token") == "write"
+                    )
+                    if not has_token:
+                        yield wf.violation(
+                            "uses OIDC but the job lacks permissions id-token: write",
+                            job=job_id,
+                            path=("permissions",),
+                            fix="add permissions: id-token: write to the job",
+                        )
+
+
+def _environment(job: dict[str, Any]) -> str | None:
+    env = job.get("environment")
+    if isinstance(env, dict):
+        env = env.get("name")
+    return None if env is None else str(env)
+
+
+@check("protected-production", "workflows", files=REQUIRED, deploy=REQUIRED, production=REQUIRED)
+def protected_production(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """Deploying jobs run in a GitHub environment (where reviewers protect production)."""
+    for wf in _file(workflows, params):
+        for job_id, job in wf.jobs.items():
+            deploys = any(
+                _step_matches(workflows, s, {"run": params["deploy"]}) for s in steps_of(job)
+            )
+            named_prod = re.search(
+                params["production"], f"{job_id} {job.get('name') or ''}", re.IGNORECASE
+            )
+            if not deploys and not named_prod:
+                continue
+            env = _environment(job)
+            if env is None:
+                yield wf.violation(
+                    "deploys without a GitHub environment, so no protection rule can stop it",
+                    job=job_id,
+                    path=("environment",),
+                    fix="set environment: production (or ${{ inputs.environment }}) on the job",
+                )
+            elif (
+                named_prod
+                and "${{" not in env
+                and not re.search(params["production"], env, re.IGNORECASE)
+            ):
+                yield wf.violation(
+                    f"deploys production in environment {env!r}",
+                    job=job_id,
+                    path=("environment",),
+                    fix="set environment: production",
+                )
+
+
+@check("runs-command", "workflows", file=REQUIRED, command=REQUIRED, after=None, what=REQUIRED)
+def runs_command(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    """A workflow runs a required command (e.g. the validate tier), after a given stage."""
+    yield from _missing_file(workflows, params)
+    for wf in _file(workflows, params):
+        found = find_stage(workflows, wf, {"run": params["command"]})
+        if not found:
+            yield wf.violation(
+                f"does not run {params['what']}", fix=f"add a step that runs {params['what']}"
+            )
+            continue
+        if params["after"]:
+            before = find_stage(workflows, wf, params["after"])
+            if before and not any(precedes(wf, b, f) for b in before for f in found):
+                yield wf.violation(
+                    f"runs {params['what']} before the deploy it should check",
+                    job=found[0].job,
+                    path=("needs",),
+                )
+
+
+@check("job-timeouts", "workflows", maximum=120)
+def job_timeouts(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    for wf in workflows.workflows:
+        for job_id, job in wf.jobs.items():
+            if job.get("uses"):
+                continue
+            value = job.get("timeout-minutes")
+            if value is None:
+                yield wf.violation(
+                    "has no timeout-minutes (the default is 360)",
+                    job=job_id,
+                    fix="set timeout-minutes on the job",
+                )
+            elif isinstance(value, int) and value > params["maximum"]:
+                yield wf.violation(
+                    f"timeout-minutes {value} exceeds {params['maximum']}",
+                    job=job_id,
+                    path=("timeout-minutes",),
+                )
+
+
+@check("concurrency", "workflows", deploy_files=REQUIRED)
+def concurrency(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+    for wf in workflows.workflows:
+        conc = wf.data.get("concurrency")
+        if not conc:
+            yield wf.violation(
+                "has no concurrency group",
+                path=("concurrency",),
+                fix="add concurrency: {group: <workflow>-${{ github.ref }}}",
+            )
+            continue
+        cancels = isinstance(conc, dict) and conc.get("cancel-in-progress") not in (
+            None,
+            False,
+            "false",
+        )
+        if wf.name in params["deploy_files"] and cancels:
+            yield wf.violation(
+                "cancels a running deployment when another starts (cancel-in-progress)",
+                path=("concurrency", "cancel-in-progress"),
+                fix="set cancel-in-progress: false so deployments queue instead",
+            )

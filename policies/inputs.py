@@ -1,0 +1,207 @@
+"""Turn a repository (or a rule case) into the engine's `Repo`: bundles, workflows, scripts.
+
+Rendering itself is not done here (that needs the helm binary: `fixtures/render.py`); this
+module parses what helm printed, and loads every other input with errors that name the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from policies.errors import InputError, MissingInput
+from policies.model import Bundle, Facts, Obj
+from policies.service_metrics import service_metrics
+from policies.sources import (
+    Chart,
+    Dockerfile,
+    Repo,
+    Script,
+    ValuesFile,
+    Workflow,
+    WorkflowSet,
+    parse_dockerfile,
+    parse_makefile,
+)
+from policies.yamlio import load_documents, load_mapping, parse_documents, read_text
+
+_SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def rel(path: Path, root: Path) -> str:
+    """A path as shown to people: repository-relative when inside the repository."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def objects_from_helm(text: str, chart_dir: str, namespace: str | None, origin: str) -> list[Obj]:
+    """Objects of `helm template` output, each tagged with the template that produced it."""
+    objects: list[Obj] = []
+    for chunk in _SEPARATOR.split(text):
+        if not chunk.strip():
+            continue
+        match = _SOURCE.search(chunk)
+        source = match.group(1) if match else ""
+        template = f"{chart_dir}/{source.split('/', 1)[1]}" if "/" in source else chart_dir
+        for doc in parse_documents(chunk, f"{origin} ({source or 'helm output'})"):
+            if isinstance(doc, dict) and doc.get("kind"):
+                objects.append(Obj(doc, template, 0, rendered=True, default_namespace=namespace))
+    return objects
+
+
+def objects_from_file(path: Path, root: Path, namespace: str | None = None) -> list[Obj]:
+    shown = rel(path, root)
+    objects = []
+    for index, doc in enumerate(load_documents(path, "manifest")):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise InputError(f"{shown}: document {index + 1} is a {type(doc).__name__}, not an object")
+        if doc.get("kind") == "List":
+            for item in doc.get("items") or []:
+                objects.append(Obj(item, shown, index, default_namespace=namespace))
+        elif doc:
+            objects.append(Obj(doc, shown, index, default_namespace=namespace))
+    return objects
+
+
+def split_by_env(name: str, objects: list[Obj], envs: Iterable[str], facts: Facts) -> list[Bundle]:
+    """Plain manifests grouped by namespace, so an environment's severity applies to its objects."""
+    known = set(envs)
+    groups: dict[str | None, list[Obj]] = {}
+    for obj in objects:
+        namespace = obj.metadata.get("namespace")
+        env = namespace if namespace in known else None
+        groups.setdefault(env, []).append(obj)
+    bundles = []
+    for env, members in sorted(groups.items(), key=lambda kv: kv[0] or ""):
+        label = f"{name} ({env})" if env else name
+        bundles.append(Bundle(label, members, env=env, facts=facts))
+    return bundles
+
+
+def load_workflows(folder: Path, root: Path, makefile: Path | None, pyproject: Path | None) -> WorkflowSet:
+    if not folder.is_dir():
+        raise MissingInput(f"{folder}: workflows folder does not exist")
+    workflows = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        data = load_mapping(path, "workflow")
+        if True in data and "on" not in data:  # YAML 1.1 reads the key `on` as a boolean
+            data["on"] = data.pop(True)
+        workflows.append(Workflow(rel(path, root), data))
+    recipes = parse_makefile(read_text(makefile)) if makefile and makefile.is_file() else {}
+    return WorkflowSet(rel(folder, root), workflows, recipes, coverage_fail_under(pyproject))
+
+
+def coverage_fail_under(pyproject: Path | None) -> float | None:
+    if pyproject is None or not pyproject.is_file():
+        return None
+    try:
+        data = tomllib.loads(read_text(pyproject))
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{pyproject}: malformed TOML: {err}") from None
+    value = data.get("tool", {}).get("coverage", {}).get("report", {}).get("fail_under")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def load_chart(chart_dir: Path, root: Path, values: Mapping[str, Path]) -> Chart:
+    chart_file = chart_dir / "Chart.yaml"
+    meta = load_mapping(chart_file, "Chart.yaml")
+    templates = {
+        rel(p, root): read_text(p)
+        for p in sorted((chart_dir / "templates").rglob("*"))
+        if p.is_file() and p.suffix in (".yaml", ".yml", ".tpl", ".txt")
+    }
+    files = {env: ValuesFile(env, rel(path, root), load_mapping(path, "values file")) for env, path in values.items()}
+    defaults = chart_dir / "values.yaml"
+    return Chart(
+        path=rel(chart_dir, root),
+        name=str(meta.get("name") or chart_dir.name),
+        values=load_mapping(defaults, "values file") if defaults.exists() else {},
+        values_files=files,
+        templates=templates,
+    )
+
+
+def load_facts(service_dir: Path | None, root: Path) -> Facts:
+    if service_dir is None or not service_dir.is_dir():
+        return Facts(service_metrics_source=str(service_dir) if service_dir else "")
+    return Facts(service_metrics(service_dir, root), service_metrics_source=rel(service_dir, root))
+
+
+@dataclass
+class Rendered:
+    """One helm rendering to check: a name, its environment, and helm's output."""
+
+    name: str
+    env: str
+    namespace: str
+    values_files: tuple[str, ...]
+    manifest: str
+
+
+@dataclass
+class RepoInputs:
+    root: Path
+    environments: tuple[str, ...]
+    chart_dir: Path | None = None
+    values: dict[str, Path] = field(default_factory=dict)
+    argocd_dir: Path | None = None
+    workflows_dir: Path | None = None
+    scripts: tuple[Path, ...] = ()
+    dockerfiles: tuple[Path, ...] = ()
+    service_dir: Path | None = None
+    makefile: Path | None = None
+    pyproject: Path | None = None
+
+
+def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
+    root = inputs.root
+    facts = load_facts(inputs.service_dir, root)
+    chart_path = rel(inputs.chart_dir, root) if inputs.chart_dir else ""
+    bundles = [
+        Bundle(r.name, objects_from_helm(r.manifest, chart_path, r.namespace, r.name), env=r.env, facts=facts,
+               values_files=r.values_files)
+        for r in renders
+    ]  # fmt: skip
+    argocd = None
+    if inputs.argocd_dir is not None:
+        if not inputs.argocd_dir.is_dir():
+            raise MissingInput(f"{inputs.argocd_dir}: argocd folder does not exist")
+        objects = [
+            obj
+            for path in sorted([*inputs.argocd_dir.glob("*.yaml"), *inputs.argocd_dir.glob("*.yml")])
+            for obj in objects_from_file(path, root)
+        ]
+        argocd_bundles = split_by_env(rel(inputs.argocd_dir, root), objects, inputs.environments, facts)
+        bundles.extend(argocd_bundles)
+        argocd = Bundle(rel(inputs.argocd_dir, root), objects, facts=facts)
+    workflows = None
+    if inputs.workflows_dir is not None:
+        workflows = load_workflows(inputs.workflows_dir, root, inputs.makefile, inputs.pyproject)
+    scripts = [Script(rel(p, root), read_text(p, "script")) for p in inputs.scripts]
+    dockerfiles: list[Dockerfile] = [parse_dockerfile(rel(p, root), read_text(p, "Dockerfile")) for p in inputs.dockerfiles]
+    chart = load_chart(inputs.chart_dir, root, inputs.values) if inputs.chart_dir else None
+    return Repo(
+        root=str(root),
+        bundles=bundles,
+        argocd=argocd,
+        workflows=workflows,
+        scripts=scripts,
+        dockerfiles=dockerfiles,
+        chart=chart,
+        facts=facts,
+    )
+
+
+def repo_objects(data: Any, name: str) -> list[dict[str, Any]]:
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise InputError(f"{name}: expected a list of objects")
+    return data

@@ -1,0 +1,206 @@
+"""What the engine works on (objects, bundles, files) and what it produces (findings).
+
+A check never builds the final message itself: it yields a `Violation` (which object,
+what is wrong, where) and the engine adds the rule's id, severity and remediation, so
+every finding reads the same way:
+`[pod-security/run-as-non-root] Rollout/production/sre-platform container "app":
+runAsNonRoot is not true. Fix: set securityContext.runAsNonRoot: true`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from policies.catalogue import Rule
+    from policies.waivers import Waiver
+
+PathKey = str | int
+
+
+class Severity(StrEnum):
+    """How a finding counts: an error fails the tier, a warning is reported only."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    OFF = "off"
+
+
+def get_path(data: Any, path: Sequence[PathKey], default: Any = None) -> Any:
+    """`data[path[0]][path[1]]...`, or `default` when any step is missing or of another type."""
+    node = data
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(node, list) or not -len(node) <= key < len(node):
+                return default
+        elif not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+@dataclass(eq=False, slots=True)
+class Obj:
+    """One Kubernetes object and where it came from.
+
+    `file` is the repository file a person edits to change it: the manifest itself, or for
+    rendered objects the chart template named by helm's `# Source:` comment (`rendered`).
+    """
+
+    data: dict[str, Any]
+    file: str
+    doc: int = 0
+    rendered: bool = False
+    default_namespace: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind") or "")
+
+    @property
+    def api_version(self) -> str:
+        return str(self.data.get("apiVersion") or "")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or "<unnamed>")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or self.default_namespace or "default")
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        labels = self.metadata.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.data.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+    @property
+    def ref(self) -> str:
+        """`Kind/namespace/name`, how findings name an object."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def get(self, *path: PathKey, default: Any = None) -> Any:
+        return get_path(self.data, path, default)
+
+    def violation(
+        self,
+        message: str,
+        *,
+        path: Sequence[PathKey] = (),
+        detail: str = "",
+        values_key: str | None = None,
+        fix: str | None = None,
+    ) -> Violation:
+        """A violation about this object; `detail` adds e.g. `container "app"` to the subject."""
+        subject = f"{self.ref} {detail}" if detail else self.ref
+        return Violation(
+            subject=subject,
+            message=message,
+            file=self.file,
+            doc=self.doc,
+            path=tuple(path),
+            rendered=self.rendered,
+            values_key=values_key,
+            fix=fix,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a check reports: the subject, what is wrong, and where to point a person."""
+
+    subject: str
+    message: str
+    file: str | None = None
+    doc: int = 0
+    path: tuple[PathKey, ...] = ()
+    line: int | None = None
+    rendered: bool = False
+    values_key: str | None = None
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMetric:
+    """One series name the service exports, with its label names."""
+
+    name: str
+    labels: frozenset[str]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the checks know about the project beyond the objects under test."""
+
+    service_metrics: Mapping[str, ServiceMetric] = field(default_factory=dict)
+    service_metrics_source: str = ""
+
+
+@dataclass(eq=False)
+class Bundle:
+    """A set of manifests checked together: one rendering of the chart, or the argocd/ folder."""
+
+    name: str
+    objects: list[Obj]
+    env: str | None = None
+    facts: Facts = field(default_factory=Facts)
+    values_files: tuple[str, ...] = ()
+    _by_kind: dict[str, list[Obj]] | None = field(default=None, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def of_kind(self, *kinds: str) -> list[Obj]:
+        if self._by_kind is None:
+            index: dict[str, list[Obj]] = {}
+            for obj in self.objects:
+                index.setdefault(obj.kind, []).append(obj)
+            self._by_kind = index
+        if len(kinds) == 1:
+            return self._by_kind.get(kinds[0], [])
+        return [obj for kind in kinds for obj in self._by_kind.get(kind, [])]
+
+    def find(self, kind: str, name: str) -> Obj | None:
+        for obj in self.of_kind(kind):
+            if obj.name == name:
+                return obj
+        return None
+
+
+@dataclass(eq=False, slots=True)
+class Finding:
+    """A violation of one rule, with the severity it has in its environment."""
+
+    rule: Rule
+    violation: Violation
+    severity: Severity
+    target: str
+    env: str | None = None
+    waiver: Waiver | None = None
+
+    @property
+    def fix(self) -> str:
+        return self.violation.fix or self.rule.remediation
+
+    def text(self) -> str:
+        v = self.violation
+        return f"[{self.rule.id}] {v.subject}: {v.message}. Fix: {self.fix}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def flatten(items: Iterable[Iterable[Violation]]) -> list[Violation]:
+    return [v for group in items for v in group]
