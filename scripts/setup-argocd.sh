@@ -235,15 +235,17 @@ apply_repository_objects() {
   local dir="$SP_REPO_ROOT/argocd" file
   [[ -f "$dir/install.yaml" ]] || sp_die "$SP_EX_NOINPUT" "$dir/install.yaml is missing"
   kube_apply "argocd/install.yaml (ArgoCD configuration)" -f "$dir/install.yaml"
-  # The AppProject(s), wherever they live (other than the app files applied below).
-  for file in "$dir"/*.yaml; do
-    case "$(basename "$file")" in
-      install.yaml | application.yaml | applicationset.yaml | rollout.yaml) continue ;;
-    esac
-    if grep -q '^kind: AppProject' "$file"; then
-      kube_apply "argocd/$(basename "$file")" -f "$file"
-    fi
-  done
+  # The AppProject first, wherever it is written (the Applications and the ApplicationSet
+  # both need it, and --apps none still applies it).
+  local projects="$work/appprojects.yaml" sources=()
+  mapfile -t sources < <(find "$dir" -maxdepth 1 -name '*.yaml' ! -name rollout.yaml | sort)
+  sp_python "$SP_LIB_DIR/manifests.py" AppProject "$projects" "${sources[@]}" ||
+    sp_die "$SP_EX_DATAERR" "cannot read the AppProject from $dir (see above)"
+  if [[ -s "$projects" ]]; then
+    kube_apply "the AppProject(s) of argocd/" -f "$projects"
+  else
+    sp_warn "no AppProject found in $dir; the Applications need one"
+  fi
   case "$apps" in
     applications) file="$dir/application.yaml" ;;
     applicationset) file="$dir/applicationset.yaml" ;;
@@ -258,7 +260,7 @@ create_repository_secret() {
     sp_log "ARGOCD_REPO_URL not set: not creating a repository Secret (public repository, or created elsewhere)"
     return 0
   }
-  local args=(create secret generic sre-platform-repository -n argocd --dry-run=client -o yaml
+  local args=(create secret generic repo-sre-platform -n argocd --dry-run=client -o yaml
     --from-literal=type=git --from-literal=url="$ARGOCD_REPO_URL")
   if [[ -n "${ARGOCD_REPO_SSH_KEY_FILE:-}" ]]; then
     [[ -f "$ARGOCD_REPO_SSH_KEY_FILE" ]] || sp_die "$SP_EX_NOINPUT" "ARGOCD_REPO_SSH_KEY_FILE=$ARGOCD_REPO_SSH_KEY_FILE is missing"
@@ -270,7 +272,7 @@ create_repository_secret() {
   else
     sp_die "$SP_EX_USAGE" "ARGOCD_REPO_URL is set: also set ARGOCD_REPO_SSH_KEY_FILE, or ARGOCD_REPO_USERNAME and ARGOCD_REPO_PASSWORD"
   fi
-  sp_log "applying the repository Secret argocd/sre-platform-repository for $(sp_redact_url "$ARGOCD_REPO_URL")"
+  sp_log "applying the repository Secret argocd/repo-sre-platform for $(sp_redact_url "$ARGOCD_REPO_URL")"
   sp_kubectl "${args[@]}" |
     sp_kubectl label --local -f - -o yaml argocd.argoproj.io/secret-type=repository |
     sp_kubectl "${apply_args[@]}" -f - >/dev/null ||
