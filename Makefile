@@ -25,11 +25,12 @@ test: lint app-test static e2e validate ## Every test of the project
 
 conformance: static e2e validate ## The main job: the three tiers against this repository's own config
 
-lint: ## ruff (lint + format check), mypy (strict for app/), bandit
+lint: ## ruff (lint + format check), mypy (strict for app/), bandit, hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app/sre_platform
 	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform
+	$(VENV)/bin/hadolint Dockerfile
 
 app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
 	$(PYTEST) app app/tests --cov --cov-report=term-missing --cov-fail-under=80

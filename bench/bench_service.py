@@ -1,0 +1,167 @@
+"""Benchmark of the sre-platform service on loopback; run it through `bench/bench-service`.
+
+Starts PostgreSQL, Redis and `python -m sre_platform serve` (uvicorn, WEB_CONCURRENCY
+workers), loads it with wrk, prints `<name>: <value> <unit>` lines on stdout and stops
+everything. Exit codes: 0 measured, 64 bad arguments, 69 a prerequisite is missing or a
+server would not start, 1 wrk failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "app"))
+
+from tests.localservers import (  # noqa: E402 - needs the path above
+    PostgresServer,
+    RedisServer,
+    ServerError,
+    ServiceProcess,
+)
+
+EX_USAGE = 64
+EX_UNAVAILABLE = 69
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(prog="bench/bench-service", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per case (10)")
+    parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (2)")
+    parser.add_argument(
+        "--log-level", default="info", help="the service's LOG_LEVEL (info, as deployed)"
+    )
+    args = parser.parse_args(argv)
+    for name in ("duration", "connections", "threads", "workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.threads > args.connections:
+        parser.error("--threads must not exceed --connections")
+    return args
+
+
+@dataclass
+class Result:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _to_ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not match:
+        raise ValueError(f"unexpected wrk latency {value!r}")
+    return float(match[1]) * _UNIT_MS[match[2]]
+
+
+def parse_wrk(output: str) -> Result:
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    if not (rps and p50 and p99):
+        raise ValueError(f"cannot read wrk's output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx[1]) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Result(float(rps[1]), _to_ms(p50[1]), _to_ms(p99[1]), errors)
+
+
+def run_wrk(args: argparse.Namespace, url: str, script: Path | None = None) -> Result:
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
+    argv += ["--latency", "--timeout", "5s"]
+    if script:
+        argv += ["-s", str(script)]
+    done = subprocess.run([*argv, url], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
+    return parse_wrk(done.stdout)
+
+
+def _request(method: str, url: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return dict(json.loads(response.read()))
+
+
+def report(name: str, result: Result) -> None:
+    print(f"{name}-requests-per-second: {result.requests_per_second:.0f} req/s")
+    print(f"{name}-p50: {result.p50_ms:.2f} ms")
+    print(f"{name}-p99: {result.p99_ms:.2f} ms")
+    print(f"{name}-errors: {result.errors} count")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    args = _args(argv)
+    if shutil.which("wrk") is None:
+        print("bench-service: wrk is not installed; run 'make setup'", file=sys.stderr)
+        return EX_UNAVAILABLE
+    servers: list[PostgresServer | RedisServer | ServiceProcess] = []
+    try:
+        postgres = PostgresServer(durable=True)
+        servers.append(postgres)
+        postgres.start()
+        redis_server = RedisServer()
+        servers.append(redis_server)
+        redis_server.start()
+        service = ServiceProcess(
+            {
+                "DATABASE_URL": postgres.create_database("sre_platform"),
+                "REDIS_URL": redis_server.url,
+                "MIGRATE_ON_START": "true",
+                "WEB_CONCURRENCY": str(args.workers),
+                "LOG_LEVEL": args.log_level,
+            }
+        )
+        servers.append(service)
+        service.start()
+        print(
+            f"bench-service: {args.workers} uvicorn worker(s), wrk -t{args.threads} "
+            f"-c{args.connections} -d{args.duration}s, PostgreSQL with fsync on, "
+            f"LOG_LEVEL={args.log_level}",
+            file=sys.stderr,
+        )
+        item = _request("POST", f"{service.url}/api/v1/items", {"name": "bench"})
+        item_url = f"{service.url}/api/v1/items/{item['id']}"
+        _request("GET", item_url)  # now cached
+        report("service-get-cached", run_wrk(args, item_url))
+        report("service-post", run_wrk(args, f"{service.url}/api/v1/items", HERE / "post-item.lua"))
+    except ServerError as exc:
+        print(f"bench-service: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"bench-service: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for server in reversed(servers):
+            server.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
