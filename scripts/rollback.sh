@@ -45,6 +45,13 @@ Options:
                       timeouts.rollout, else 30m), e.g. 90s, 15m
   --incident-dir DIR  folder for incident records, relative to the repository (default: incidents)
   --dry-run           show what would be committed and synced, change nothing
+  -n, --namespace NS  namespace of the release (default: the environment's namespace)
+  --release NAME      Helm release / Rollout name (default: the environment's release)
+  --kubeconfig FILE   kubeconfig (default: the environment's cluster.kubeconfig)
+  --context NAME      kubeconfig context (default: the environment's cluster.context)
+  --values FILE       without ArgoCD only: an extra values file for 'helm upgrade', after the
+                      environment's (repeatable; e.g. the e2e tier's shortened intervals).
+                      The image tag always comes from git.
   -h, --help          this help
 
 Environment: ARGOCD_SERVER / ARGOCD_AUTH_TOKEN for the argocd CLI (never in git);
@@ -72,6 +79,7 @@ USAGE
 # --- arguments --------------------------------------------------------------------------
 
 env="" reason="" to_tag="" repo="" push=true sync=true promote_full=false timeout="" incident_dir=incidents dry_run=false
+ns_override="" kubeconfig_override="" context_override="" release_override="" extra_values=()
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -88,6 +96,16 @@ while [[ $# -gt 0 ]]; do
     --incident-dir) sp_need_value "$1" $#; incident_dir=$2; shift ;;
     --incident-dir=*) incident_dir=${1#*=} ;;
     --dry-run) dry_run=true ;;
+    --release) sp_need_value "$1" $#; release_override=$2; shift ;;
+    --release=*) release_override=${1#*=} ;;
+    --values) sp_need_value "$1" $#; extra_values+=("$2"); shift ;;
+    --values=*) extra_values+=("${1#*=}") ;;
+    -n | --namespace) sp_need_value "$1" $#; ns_override=$2; shift ;;
+    --namespace=*) ns_override=${1#*=} ;;
+    --kubeconfig) sp_need_value "$1" $#; kubeconfig_override=$2; shift ;;
+    --kubeconfig=*) kubeconfig_override=${1#*=} ;;
+    --context) sp_need_value "$1" $#; context_override=$2; shift ;;
+    --context=*) context_override=${1#*=} ;;
     --) shift; positional+=("$@"); break ;;
     -*) sp_usage_error "unknown option '$1'" ;;
     *) positional+=("$1") ;;
@@ -114,10 +132,22 @@ fi
 [[ "$incident_dir" =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ && "$incident_dir" != *..* ]] ||
   sp_usage_error "--incident-dir must be a relative path inside the repository, not '$incident_dir'"
 timeout_arg=$timeout
+for i in "${!extra_values[@]}"; do
+  [[ -f "${extra_values[$i]}" ]] || sp_die "$SP_EX_NOINPUT" "--values ${extra_values[$i]} does not exist"
+  extra_values[i]=$(cd "$(dirname "${extra_values[$i]}")" && pwd)/$(basename "${extra_values[$i]}")
+done
 
 # --- the environment and the repository -------------------------------------------------
 
 sp_load_env "$env"
+sp_override_cluster "$ns_override" "$kubeconfig_override" "$context_override"
+if [[ -n "$release_override" ]]; then
+  [[ "$release_override" =~ ^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$ ]] || sp_usage_error "'$release_override' is not a valid release name"
+  SP_ENV_RELEASE=$release_override
+fi
+if [[ ${#extra_values[@]} -gt 0 && "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
+  sp_usage_error "--values applies only without ArgoCD; ArgoCD manages '$env' and applies exactly what git holds"
+fi
 timeout_seconds=$(sp_duration_seconds "${timeout_arg:-${SP_ENV_TIMEOUTS_ROLLOUT:-30m}}")
 values_file=$SP_ENV_GITOPS_VALUES_FILE
 tag_key=$SP_ENV_GITOPS_IMAGE_TAG_KEY
@@ -331,8 +361,12 @@ if $sync; then
     trap 'rm -f "$msg_file"; rm -rf "$export_dir"' EXIT
     SP_HELM=${SP_HELM:-$(sp_helm_bin)}
     git_ archive --format=tar HEAD -- "$chart_dir" "$values_file" | tar -x -C "$export_dir"
+    helm_values=(-f "$export_dir/$values_file")
+    for file in "${extra_values[@]}"; do helm_values+=(-f "$file"); done
+    # The tag from git wins over any extra values file.
+    helm_values+=(--set-string "$tag_key=$target")
     sp_run "$SP_HELM" "${SP_HELM_KUBE_ARGS[@]}" upgrade --install "$release" "$export_dir/$chart_dir" \
-      --namespace "$SP_ENV_NAMESPACE" --create-namespace -f "$export_dir/$values_file" >&2 ||
+      --namespace "$SP_ENV_NAMESPACE" --create-namespace "${helm_values[@]}" >&2 ||
       sp_die "$SP_EX_FAIL" "helm upgrade of $release failed; the rollback is in git (${rollback_commit:0:12})"
   fi
   if [[ $rc -eq 0 ]]; then

@@ -109,6 +109,23 @@ sp_load_env() {
   SP_ENV_LOADED=$1
 }
 
+# sp_override_cluster NAMESPACE KUBECONFIG CONTEXT: command-line overrides of the loaded
+# environment (empty = keep the file's value). The e2e tier uses them to point a script at
+# its own namespace, or at a kind cluster, with the environment's other settings.
+sp_override_cluster() {
+  if [[ -n "$1" ]]; then
+    [[ "$1" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || sp_usage_error "'$1' is not a valid namespace"
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    SP_ENV_NAMESPACE=$1
+  fi
+  if [[ -n "$2" ]]; then
+    SP_ENV_CLUSTER_KUBECONFIG=$2
+    SP_KUBECONFIG_FROM_FLAG=true
+  fi
+  [[ -n "$3" ]] && SP_ENV_CLUSTER_CONTEXT=$3
+  return 0
+}
+
 # --- pinned tools ---------------------------------------------------------------------
 
 sp_cache_root() { echo "${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}"; }
@@ -163,8 +180,10 @@ sp_kube_args_from_env() {
   if [[ -n "${SP_ENV_CLUSTER_KUBECONFIG:-}" ]]; then
     if [[ ! -f "$SP_ENV_CLUSTER_KUBECONFIG" ]]; then
       local hint=""
-      [[ -n "${SP_ENV_LOADED:-}" ]] && hint=" (cluster.kubeconfig of environment '$SP_ENV_LOADED')"
-      [[ "${SP_ENV_LOADED:-}" == lab ]] && hint+="; start the lab: make lab-up"
+      if [[ -n "${SP_ENV_LOADED:-}" && -z "${SP_KUBECONFIG_FROM_FLAG:-}" ]]; then
+        hint=" (cluster.kubeconfig of environment '$SP_ENV_LOADED')"
+        [[ "$SP_ENV_LOADED" == lab ]] && hint+="; start the lab: make lab-up"
+      fi
       sp_die "$SP_EX_NOINPUT" "kubeconfig $SP_ENV_CLUSTER_KUBECONFIG is missing$hint"
     fi
     SP_KUBE_ARGS+=(--kubeconfig "$SP_ENV_CLUSTER_KUBECONFIG")
