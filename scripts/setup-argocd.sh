@@ -124,12 +124,23 @@ sp_log "cluster: $(sp_cluster_describe)"
 apply_args=(apply --server-side --force-conflicts)
 $dry_run && apply_args+=(--dry-run=server)
 
-# kube_apply LABEL ARGS...: kubectl apply with a readable failure.
+# kube_apply LABEL ARGS...: kubectl apply with a readable failure. In --dry-run, objects
+# whose namespace or CRD the (not yet applied) install would create are checked client-side.
 kube_apply() {
-  local label=$1
+  local label=$1 out
   shift
   sp_log "applying $label"
-  sp_kubectl "${apply_args[@]}" "$@" >&2 || sp_die "$SP_EX_FAIL" "kubectl apply of $label failed (see above)"
+  if out=$(sp_kubectl "${apply_args[@]}" "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    return 0
+  fi
+  if $dry_run && [[ "$out" == *"not found"* || "$out" == *"no matches for kind"* || "$out" == *"ensure CRDs are installed first"* ]]; then
+    sp_log "$label: its namespace or CRD does not exist yet; checking it client-side only"
+    sp_kubectl apply --dry-run=client "$@" >&2 || sp_die "$SP_EX_FAIL" "kubectl apply --dry-run=client of $label failed (see above)"
+    return 0
+  fi
+  printf '%s\n' "$out" >&2
+  sp_die "$SP_EX_FAIL" "kubectl apply of $label failed (see above)"
 }
 
 ensure_namespace() {
@@ -139,6 +150,9 @@ ensure_namespace() {
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# has_image FILE IMAGE: FILE has a container running exactly IMAGE.
+has_image() { grep -qE "(^|[[:space:]-])image: $2([[:space:]]|\$)" "$1"; }
 
 # fetch_manifest NAME LOCAL_CANDIDATE URL EXPECTED_IMAGE: a manifest file path on stdout,
 # from --manifests-dir, the pinned module copy in the cache, or the versioned URL; refuses
@@ -159,7 +173,14 @@ fetch_manifest() {
       sp_die "$SP_EX_UNAVAILABLE" "cannot download $url: $err (use --manifests-dir for an air-gapped install)"
   fi
   [[ -s "$file" ]] || sp_die "$SP_EX_DATAERR" "$file is empty"
-  if [[ -n "$expected_image" ]] && ! grep -qF "image: $expected_image" "$file"; then
+  local repo_part=${expected_image%:*}
+  if [[ "$file" == "$local_copy" ]] && ! has_image "$file" "$expected_image" && has_image "$file" "$repo_part:latest"; then
+    # A module's source tree says :latest; its release pins the version. Do the same.
+    sed "s#image: $repo_part:latest#image: $expected_image#" "$file" >"$work/$name"
+    file="$work/$name"
+    sp_log "pinned $repo_part:latest to $expected_image in the module's $name"
+  fi
+  if ! has_image "$file" "$expected_image"; then
     sp_die "$SP_EX_DATAERR" "$file does not run $expected_image: it is not the pinned version"
   fi
   echo "$file"
