@@ -16,6 +16,7 @@ Dockerfiles `.Dockerfile` files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -41,7 +42,17 @@ from policies.yamlio import parse_documents, read_text
 
 SAMPLE_SERVICE = CASES_DIR / "_service"
 EXTENSIONS = (".yaml", ".sh", ".Dockerfile")
-HEADER_KEYS = {"env", "namespace", "rendered", "expect", "severity", "files", "makefile", "coverage_fail_under"}
+CASE_NAME = re.compile(r"^(pass|fail)[-.]")
+HEADER_KEYS = {
+    "env",
+    "namespace",
+    "rendered",
+    "expect",
+    "severity",
+    "files",
+    "makefile",
+    "coverage_fail_under",
+}
 
 
 @dataclass
@@ -66,8 +77,8 @@ def find_cases(rule: Rule, cases_dir: Path = CASES_DIR) -> list[Case]:
         return []
     cases = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(("pass-", "fail-")) and path.name.endswith(EXTENSIONS):
-            cases.append(Case(rule, path, path.name.startswith("pass-")))
+        if CASE_NAME.match(path.name) and path.name.endswith(EXTENSIONS):
+            cases.append(Case(rule, path, path.name.startswith("pass")))
     return cases
 
 
@@ -95,7 +106,11 @@ def _header(docs: list[Any], where: str) -> tuple[dict[str, Any], list[Any]]:
 
 
 def _objects(docs: list[Any], shown: str, namespace: str | None) -> list[Obj]:
-    return [Obj(d, shown, i, default_namespace=namespace) for i, d in enumerate(docs) if isinstance(d, dict)]
+    return [
+        Obj(d, shown, i, default_namespace=namespace)
+        for i, d in enumerate(docs)
+        if isinstance(d, dict)
+    ]
 
 
 def build(case: Case) -> Repo:
@@ -156,7 +171,9 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
             if True in doc and "on" not in doc:
                 doc["on"] = doc.pop(True)
             items.append(Workflow(f".github/workflows/{name}", doc))
-        workflows = WorkflowSet(".github/workflows", items, parse_makefile(data.get("makefile") or ""))
+        workflows = WorkflowSet(
+            ".github/workflows", items, parse_makefile(data.get("makefile") or "")
+        )
     scripts = [Script(name, text) for name, text in (data.get("scripts") or {}).items()]
     chart = None
     if data.get("chart"):
@@ -170,8 +187,17 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
             templates=spec.get("templates") or {},
         )  # fmt: skip
     files = frozenset(str(f) for f in data.get("files") or [])
-    return Repo(root=".", bundles=bundles, argocd=argocd, workflows=workflows, scripts=scripts,
-                chart=chart, facts=facts, files=files)  # fmt: skip
+    return Repo(
+        root=".",
+        bundles=bundles,
+        argocd=argocd,
+        workflows=workflows,
+        scripts=scripts,
+        chart=chart,
+        facts=facts,
+        files=files,
+        environments=data.get("environments") or {},
+    )
 
 
 def run_case(case: Case) -> list[Finding]:
@@ -184,6 +210,6 @@ def orphans(rules: list[Rule], cases_dir: Path = CASES_DIR) -> list[Path]:
     known = {case_dir(rule, cases_dir) for rule in rules}
     found = []
     for path in sorted(cases_dir.rglob("*")):
-        if path.is_file() and path.name.startswith(("pass-", "fail-")) and path.parent not in known:
+        if path.is_file() and CASE_NAME.match(path.name) and path.parent not in known:
             found.append(path)
     return found

@@ -63,7 +63,9 @@ def objects_from_file(path: Path, root: Path, namespace: str | None = None) -> l
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise InputError(f"{shown}: document {index + 1} is a {type(doc).__name__}, not an object")
+            raise InputError(
+                f"{shown}: document {index + 1} is a {type(doc).__name__}, not an object"
+            )
         if doc.get("kind") == "List":
             for item in doc.get("items") or []:
                 objects.append(Obj(item, shown, index, default_namespace=namespace))
@@ -87,7 +89,9 @@ def split_by_env(name: str, objects: list[Obj], envs: Iterable[str], facts: Fact
     return bundles
 
 
-def load_workflows(folder: Path, root: Path, makefile: Path | None, pyproject: Path | None) -> WorkflowSet:
+def load_workflows(
+    folder: Path, root: Path, makefile: Path | None, pyproject: Path | None
+) -> WorkflowSet:
     if not folder.is_dir():
         raise MissingInput(f"{folder}: workflows folder does not exist")
     workflows = []
@@ -119,7 +123,10 @@ def load_chart(chart_dir: Path, root: Path, values: Mapping[str, Path]) -> Chart
         for p in sorted((chart_dir / "templates").rglob("*"))
         if p.is_file() and p.suffix in (".yaml", ".yml", ".tpl", ".txt")
     }
-    files = {env: ValuesFile(env, rel(path, root), load_mapping(path, "values file")) for env, path in values.items()}
+    files = {
+        env: ValuesFile(env, rel(path, root), load_mapping(path, "values file"))
+        for env, path in values.items()
+    }
     defaults = chart_dir / "values.yaml"
     return Chart(
         path=rel(chart_dir, root),
@@ -177,17 +184,23 @@ def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
             raise MissingInput(f"{inputs.argocd_dir}: argocd folder does not exist")
         objects = [
             obj
-            for path in sorted([*inputs.argocd_dir.glob("*.yaml"), *inputs.argocd_dir.glob("*.yml")])
+            for path in sorted(
+                [*inputs.argocd_dir.glob("*.yaml"), *inputs.argocd_dir.glob("*.yml")]
+            )
             for obj in objects_from_file(path, root)
         ]
-        argocd_bundles = split_by_env(rel(inputs.argocd_dir, root), objects, inputs.environments, facts)
+        argocd_bundles = split_by_env(
+            rel(inputs.argocd_dir, root), objects, inputs.environments, facts
+        )
         bundles.extend(argocd_bundles)
         argocd = Bundle(rel(inputs.argocd_dir, root), objects, facts=facts)
     workflows = None
     if inputs.workflows_dir is not None:
         workflows = load_workflows(inputs.workflows_dir, root, inputs.makefile, inputs.pyproject)
     scripts = [Script(rel(p, root), read_text(p, "script")) for p in inputs.scripts]
-    dockerfiles: list[Dockerfile] = [parse_dockerfile(rel(p, root), read_text(p, "Dockerfile")) for p in inputs.dockerfiles]
+    dockerfiles: list[Dockerfile] = [
+        parse_dockerfile(rel(p, root), read_text(p, "Dockerfile")) for p in inputs.dockerfiles
+    ]
     chart = load_chart(inputs.chart_dir, root, inputs.values) if inputs.chart_dir else None
     return Repo(
         root=str(root),

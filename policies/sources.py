@@ -70,7 +70,7 @@ def step_label(job: dict[str, Any], index: int) -> str:
     steps = steps_of(job)
     if 0 <= index < len(steps):
         step = steps[index]
-        label = step.get("name") or step.get("id") or step.get("uses")
+        label = step.get("name") or step.get("id") or str(step.get("uses") or "").split("@")[0]
         if label:
             return f'"{label}"'
     return f"#{index + 1}"
@@ -289,6 +289,7 @@ class Repo:
     chart: Chart | None = None
     facts: Facts = field(default_factory=Facts)
     files: frozenset[str] | None = None  # the repository's files when not on disk (rule cases)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def exists(self, relative: str) -> bool:
         """Whether a repository-relative path exists (file or directory)."""

@@ -11,11 +11,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from policies.gotemplate import TemplateError, render
 from policies.model import Bundle, Obj, PathKey, Violation
 from policies.registry import REQUIRED, check
+from policies.yamlio import KubeLoader
 
 Params = Mapping[str, Any]
-ENV_LABELS = ("environment", "env", "app.kubernetes.io/environment", "sre-platform/environment")
+ENV_LABELS = ("environment", "env", "app.kubernetes.io/environment", "sre-platform.io/environment")
 _GO_FIELD = re.compile(r"\{\{-?\s*\.?([A-Za-z_][A-Za-z0-9_.]*)\s*-?\}\}")
 
 
@@ -53,13 +57,24 @@ class AppView:
         return []
 
 
-def _substitute(node: Any, element: dict[str, Any]) -> Any:
+def _fast_substitute(node: Any, element: dict[str, Any]) -> Any:
+    """fasttemplate (goTemplate: false): `{{key}}` and `{{a.b}}` only."""
     if isinstance(node, str):
         return _GO_FIELD.sub(lambda m: str(_lookup(element, m.group(1), m.group(0))), node)
     if isinstance(node, dict):
-        return {k: _substitute(v, element) for k, v in node.items()}
+        return {k: _fast_substitute(v, element) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute(v, element) for v in node]
+        return [_fast_substitute(v, element) for v in node]
+    return node
+
+
+def _go_substitute(node: Any, element: dict[str, Any], strict: bool) -> Any:
+    if isinstance(node, str):
+        return render(node, element, strict) if "{{" in node else node
+    if isinstance(node, dict):
+        return {k: _go_substitute(v, element, strict) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_go_substitute(v, element, strict) for v in node]
     return node
 
 
@@ -72,6 +87,53 @@ def _lookup(element: dict[str, Any], dotted: str, fallback: str) -> Any:
     return node
 
 
+def _merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = _merge(base.get(key), value)
+        return merged
+    return patch
+
+
+def _elements(appset: Obj) -> list[dict[str, Any]]:
+    return [
+        e
+        for generator in appset.get("spec", "generators") or []
+        if isinstance(generator, dict)
+        for e in ((generator.get("list") or {}).get("elements") or [])
+        if isinstance(e, dict)
+    ]
+
+
+def expand(appset: Obj) -> tuple[list[dict[str, Any]], list[str]]:
+    """The Applications an ApplicationSet's list generators produce, and rendering errors."""
+    template = appset.get("spec", "template") or {}
+    go = appset.get("spec", "goTemplate") is True
+    strict = "missingkey=error" in (appset.get("spec", "goTemplateOptions") or [])
+    patch = appset.get("spec", "templatePatch")
+    apps, errors = [], []
+    for index, element in enumerate(_elements(appset) or [{}]):
+        try:
+            rendered = (
+                _go_substitute(template, element, strict)
+                if go
+                else _fast_substitute(template, element)
+            )
+            if isinstance(patch, str) and go:
+                text = render(patch, element, strict)
+                extra = yaml.load(text, Loader=KubeLoader) if text.strip() else None
+                if extra is not None:
+                    rendered = _merge(rendered, extra)
+        except (TemplateError, yaml.YAMLError) as err:
+            errors.append(
+                f"element {index} ({element.get('env') or element.get('name') or index}): {err}"
+            )
+            continue
+        apps.append(rendered)
+    return apps, errors
+
+
 def applications(bundle: Bundle) -> list[AppView]:
     cached = bundle.cache.get("applications")
     if cached is not None:
@@ -80,16 +142,8 @@ def applications(bundle: Bundle) -> list[AppView]:
     for app in bundle.of_kind("Application"):
         views.append(AppView(app, app.name, app.spec, app.labels, ("spec",)))
     for appset in bundle.of_kind("ApplicationSet"):
-        template = appset.get("spec", "template") or {}
-        elements = [
-            e
-            for generator in appset.get("spec", "generators") or []
-            if isinstance(generator, dict)
-            for e in ((generator.get("list") or {}).get("elements") or [])
-            if isinstance(e, dict)
-        ]
-        for index, element in enumerate(elements or [{}]):
-            rendered = _substitute(template, element)
+        apps, _ = expand(appset)
+        for index, rendered in enumerate(apps):
             meta = rendered.get("metadata") or {}
             views.append(
                 AppView(
@@ -107,9 +161,9 @@ def applications(bundle: Bundle) -> list[AppView]:
 
 def app_env(view: AppView, envs: list[str]) -> str | None:
     """Which environment an Application deploys: label, namespace, name, or values file."""
-    for key in ENV_LABELS:
-        if view.labels.get(key) in envs:
-            return str(view.labels[key])
+    for key, value in view.labels.items():
+        if (key in ENV_LABELS or str(key).endswith("/environment")) and value in envs:
+            return str(value)
     namespace = str((view.spec.get("destination") or {}).get("namespace") or "")
     texts = [namespace, view.name]
     for _, source in view.sources():
@@ -137,12 +191,12 @@ def auto_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
             continue
         auto = _automated(view.spec)
         if auto is None:
-            yield view.violation(f"({env}) does not sync automatically", ("syncPolicy",))
+            yield view.violation(f"{env} does not sync automatically", ("syncPolicy",))
             continue
         missing = [k for k in ("prune", "selfHeal") if auto.get(k) is not True]
         if missing:
             yield view.violation(
-                f"({env}) automated sync without {' and '.join(missing)}",
+                f"{env} syncs automatically but without {' and '.join(missing)}",
                 ("syncPolicy", "automated"),
             )
 
@@ -152,7 +206,10 @@ def manual_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         env = app_env(view, params["envs_known"])
         if env in params["environments"] and _automated(view.spec) is not None:
-            yield view.violation(f"({env}) syncs automatically", ("syncPolicy", "automated"))
+            yield view.violation(
+                f"{env} syncs automatically (syncPolicy.automated is set)",
+                ("syncPolicy", "automated"),
+            )
 
 
 @check("app-project", "manifests")
@@ -207,6 +264,12 @@ def appset_go_template(bundle: Bundle, params: Params) -> Iterator[Violation]:
             yield appset.violation(
                 "goTemplateOptions lacks missingkey=error, so a missing key renders as <no value>",
                 path=("spec", "goTemplateOptions"),
+            )
+        for error in expand(appset)[1]:
+            yield appset.violation(
+                f"does not render: {error}",
+                path=("spec", "template"),
+                fix="give every generator element the keys the template uses",
             )
 
 

@@ -147,45 +147,48 @@ def _has_key(values: Any, dotted: str) -> bool:
 
 
 @check(
-    "gitops-image-key", "repo", key="image.tag", ci_file=REQUIRED, update=REQUIRED, scripts=REQUIRED
+    "gitops-image-key", "repo", key="image.tag", ci_file=REQUIRED, update=REQUIRED, writers=REQUIRED
 )
 def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
-    """CI's GitOps update and the rollback script write the one key the chart reads."""
+    """CI's GitOps update, the rollback script and the chart agree on one image key."""
     key = params["key"]
-    writers: list[tuple[Violation, str]] = []
     ci = repo.workflows.get(params["ci_file"]) if repo.workflows else None
     if ci is not None and repo.workflows is not None:
-        for location in find_stage(repo.workflows, ci, params["update"]):
-            step = steps_of(ci.jobs[location.job])[location.step]
-            writers.append(
-                (
-                    ci.violation("", job=location.job, step=location.step, path=("run",)),
-                    repo.workflows.commands(step),
-                )
+        if not find_stage(repo.workflows, ci, params["update"]):
+            yield ci.violation(
+                "has no GitOps update step that writes the image tag",
+                fix=f"add a step that writes .{key} of helm/values-<env>.yaml and pushes",
             )
-        if not writers:
-            yield ci.violation("has no GitOps update step that writes the image tag")
-    for name in params["scripts"]:
+    for env, data in sorted(repo.environments.items()):
+        gitops = data.get("gitops") if isinstance(data, dict) else None
+        if not isinstance(gitops, dict):
+            continue
+        where = f"environments/{env}.yaml"
+        written = gitops.get("image_tag_key")
+        if written != key:
+            yield Violation(
+                f"environment {env}",
+                f"gitops.image_tag_key is {written!r}, but the chart reads {key}",
+                file=where,
+                path=("gitops", "image_tag_key"),
+                fix=f"set gitops.image_tag_key: {key}",
+            )
+        values_file = str(gitops.get("values_file") or "")
+        if values_file and not repo.exists(values_file):
+            yield Violation(
+                f"environment {env}",
+                f"gitops.values_file {values_file} does not exist",
+                file=where,
+                path=("gitops", "values_file"),
+                fix="point it at helm/values-<env>.yaml",
+            )
+    for name in params["writers"]:
         script = repo.script(name)
-        if script is not None:
-            writers.append((script.violation(""), script.text))
-    for where, text in writers:
-        keys = {m.group(1) for m in _YQ_PATH.finditer(text)}
-        if not keys:
-            yield Violation(
-                where.subject,
-                f"writes no values key visibly (expected yq '.{key} = ...')",
-                file=where.file,
-                path=where.path,
-                fix=f"write the tag with yq -i '.{key} = \"<tag>\"' helm/values-<env>.yaml",
-            )
-        for other in sorted(keys - {key}):
-            yield Violation(
-                where.subject,
-                f"writes .{other}, but the chart reads .{key}",
-                file=where.file,
-                path=where.path,
-                fix=f"write .{key}",
+        if script is None:
+            continue
+        for other in sorted({m.group(1) for m in _YQ_PATH.finditer(script.text)} - {key}):
+            yield script.violation(
+                f"writes .{other}, but the chart reads .{key}", fix=f"write .{key}"
             )
     chart = repo.chart
     if chart is None:

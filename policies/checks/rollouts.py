@@ -448,12 +448,13 @@ def analysis_metric_names(bundle: Bundle, params: Params) -> Iterator[Violation]
                     continue
                 if name not in exported:
                     close = difflib.get_close_matches(name, list(exported) + list(external), n=1)
-                    hint = f"; did you mean {close[0]}?" if close else ""
                     yield template.violation(
                         f'metric "{metric.name}" queries {name}, which the service does not export '
-                        f"(read from {source}){hint}",
+                        f"(read from {source})",
                         path=(*metric.path, "provider", "prometheus", "query"),
-                        fix="query a series the service exports (docs/interfaces.md, app/sre_platform)",
+                        fix=f"query {close[0]} (the closest exported name)"
+                        if close
+                        else "query a series the service exports (see docs/interfaces.md)",
                     )
                     continue
                 allowed = exported[name].labels | set(params["target_labels"]) | pod_labels

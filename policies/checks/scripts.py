@@ -11,7 +11,6 @@ from policies.registry import check
 from policies.sources import Script
 
 Params = Mapping[str, Any]
-STRICT = re.compile(r"^\s*set\s+(-[a-z]*)((\s+-[a-z]+|\s+-o\s+\w+)*)\s*(#.*)?$")
 
 
 def _strict_flags(line: str) -> set[str]:
@@ -42,19 +41,17 @@ def _strict_flags(line: str) -> set[str]:
 
 @check("strict-mode", "scripts", within_lines=15)
 def strict_mode(script: Script, params: Params) -> Iterator[Violation]:
-    """`set -euo pipefail` before the first command, so a failed step stops the script."""
+    """`set -euo pipefail` near the top (before any command), so a failed step stops the script."""
     flags: set[str] = set()
-    for number, line in enumerate(script.lines[: params["within_lines"]], start=1):
+    for line in script.lines[: params["within_lines"]]:
         stripped = line.strip()
-        if stripped.startswith("set ") and STRICT.match(stripped):
+        if re.match(r"^set\s+[-+]", stripped):
             flags |= _strict_flags(stripped)
             if {"e", "u", "pipefail"} <= flags:
                 return
-        elif stripped and not stripped.startswith("#") and number > 1 and flags:
-            break
-    missing = sorted({"e", "u", "pipefail"} - flags)
+    missing = [m for m in ("-e", "-u", "pipefail") if m.lstrip("-") not in flags]
     yield script.violation(
-        f"does not start with set -euo pipefail (missing {', '.join('-' + m if len(m) == 1 else m for m in missing)})",
+        f"does not start with set -euo pipefail (missing {', '.join(missing)})",
         line=1,
         fix="add `set -euo pipefail` right after the shebang",
     )

@@ -146,9 +146,13 @@ def coverage_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
             )
         for location, value in gates:
             if value is None or value < params["minimum"]:
-                shown = "no fail-under" if value is None else f"fail-under {value:g}"
+                shown = (
+                    "has no fail-under"
+                    if value is None
+                    else f"is fail-under {value:g}, below {params['minimum']}"
+                )
                 yield wf.violation(
-                    f"the coverage gate is {shown}, below {params['minimum']}",
+                    f"the coverage gate {shown}",
                     job=location.job,
                     step=location.step,
                     fix=f"use --cov-fail-under={params['minimum']}",

@@ -1,0 +1,4 @@
+FROM python:3.12-slim@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+USER 10001
+RUN echo installing
+USER root

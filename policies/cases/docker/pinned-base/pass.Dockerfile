@@ -1,0 +1,4 @@
+ARG PYTHON_IMAGE=python:3.12-slim@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+FROM ${PYTHON_IMAGE} AS build
+FROM build AS test
+FROM scratch

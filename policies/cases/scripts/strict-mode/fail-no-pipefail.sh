@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+set -eu
+kubectl get rollout web | grep Healthy

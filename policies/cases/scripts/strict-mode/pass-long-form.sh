@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+set -o errexit -o nounset -o pipefail
+echo ok
