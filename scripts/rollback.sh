@@ -370,30 +370,31 @@ if $sync; then
       sp_die "$SP_EX_FAIL" "helm upgrade of $release failed; the rollback is in git (${rollback_commit:0:12})"
   fi
   if [[ $rc -eq 0 ]]; then
-    kind=$(sp_workload_kind "$release")
+    found=$(sp_workload_of_release "$release") || exit $?
+    read -r kind workload <<<"$found"
     if [[ "$kind" == Rollout ]]; then
       SP_ROLLOUTS=$(sp_rollouts_bin)
       if $promote_full; then
         sleep "${SP_POLL_SECONDS:-5}" # let the controller observe the new spec first
-        state=$(sp_rollout_status "$release")
+        state=$(sp_rollout_status "$workload")
         if [[ "${state%% *}" != Healthy ]]; then
           sp_warn "--promote-full: skipping the remaining steps and analysis of the rollback"
-          sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" promote "$release" --full >&2 || true
+          sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" promote "$workload" --full >&2 || true
         fi
       fi
-      sp_rollout_wait "$release" healthy "$timeout_seconds" || rc=$?
+      sp_rollout_wait "$workload" healthy "$timeout_seconds" || rc=$?
     else
-      sp_deployment_wait "$release" "$timeout_seconds" || rc=$?
+      sp_deployment_wait "$workload" "$timeout_seconds" || rc=$?
     fi
   fi
   elapsed=$(($(date +%s) - started))
   case $rc in
     0) result="Healthy after ${elapsed}s" ;;
     75) result="timed out after ${elapsed}s waiting for Healthy" ;;
-    *) result="NOT healthy after ${elapsed}s (see: scripts/promote-canary.sh status $env $release)" ;;
+    *) result="NOT healthy after ${elapsed}s (see: scripts/promote-canary.sh status $env ${workload:-$release} -n $SP_ENV_NAMESPACE)" ;;
   esac
   if [[ $rc -eq 0 ]]; then
-    image=$(sp_kubectl -n "$SP_ENV_NAMESPACE" get "${kind,,}s/$release" -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>/dev/null || true)
+    image=$(sp_kubectl -n "$SP_ENV_NAMESPACE" get "${kind,,}s/$workload" -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>/dev/null || true)
     if [[ -n "$image" && "$image" != *":$target" && "$image" != *":$target@"* ]]; then
       rc=$SP_EX_FAIL
       result="Healthy, but the workload runs $image, not tag $target"

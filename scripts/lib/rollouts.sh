@@ -30,6 +30,26 @@ sp_workload_kind() {
   sp_die "$SP_EX_DATAERR" "no Rollout or Deployment named '$name' in namespace $SP_ENV_NAMESPACE of environment '$SP_ENV_LOADED'; found: ${known:-nothing}"
 }
 
+# sp_workload_of_release RELEASE: "Rollout <name>" or "Deployment <name>" of a Helm release
+# (found by its app.kubernetes.io/instance label, since the chart names the workload
+# <release> or <release>-sre-platform). Exit 65 when the release has none.
+sp_workload_of_release() {
+  local release=$1 found err
+  if ! found=$(sp_kubectl --request-timeout=15s -n "$SP_ENV_NAMESPACE" get rollouts.argoproj.io \
+    -l "app.kubernetes.io/instance=$release" -o 'jsonpath={range .items[*]}Rollout {.metadata.name}{"\n"}{end}' 2>&1); then
+    [[ "$found" == *"doesn't have a resource type"* || "$found" == *"could not find the requested resource"* ]] ||
+      sp_die "$SP_EX_UNAVAILABLE" "cannot list rollouts in namespace $SP_ENV_NAMESPACE: ${found//$'\n'/ }"
+    found=""
+  fi
+  if [[ -z "$found" ]]; then
+    found=$(sp_kubectl --request-timeout=15s -n "$SP_ENV_NAMESPACE" get deployments.apps \
+      -l "app.kubernetes.io/instance=$release" -o 'jsonpath={range .items[*]}Deployment {.metadata.name}{"\n"}{end}' 2>&1) ||
+      { err=$found; sp_die "$SP_EX_UNAVAILABLE" "cannot list deployments in namespace $SP_ENV_NAMESPACE: ${err//$'\n'/ }"; }
+  fi
+  [[ -n "$found" ]] || sp_die "$SP_EX_DATAERR" "release $release has no Rollout or Deployment in namespace $SP_ENV_NAMESPACE"
+  head -n 1 <<<"$found"
+}
+
 # sp_require_rollout NAME: NAME is an Argo Rollout (not a plain Deployment), else exit 65.
 sp_require_rollout() {
   local kind
