@@ -145,6 +145,9 @@ if [[ -n "$release_override" ]]; then
   [[ "$release_override" =~ ^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$ ]] || sp_usage_error "'$release_override' is not a valid release name"
   SP_ENV_RELEASE=$release_override
 fi
+if ! $push && $sync && [[ "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
+  sp_usage_error "ArgoCD syncs '$env' from the remote: with --no-push it would never see the rollback; add --no-sync, or push"
+fi
 if [[ ${#extra_values[@]} -gt 0 && "$SP_ENV_ARGOCD_ENABLED" == true ]]; then
   sp_usage_error "--values applies only without ArgoCD; ArgoCD manages '$env' and applies exactly what git holds"
 fi
