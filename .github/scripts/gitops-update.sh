@@ -25,6 +25,10 @@ Options:
   --no-push         commit on a detached HEAD and stop (for trying it out)
   -h, --help        this help
 
+Cross-check: when GITOPS_VALUES_FILE and/or GITOPS_KEY are set (the workflows set them so
+the file and key are visible in the workflow itself), they must equal the environment
+file's gitops.values_file and gitops.image_tag_key, else exit 65.
+
 Authentication: with GITOPS_TOKEN set, git gets it as an HTTP Authorization header through
 GIT_CONFIG_* variables (never on a command line, never written to .git/config).
 Outputs (GitHub Actions): commit=<sha pushed or empty>, changed=true|false.
@@ -58,6 +62,12 @@ env=${positional[0]} tag=${positional[1]}
 
 sp_load_env "$env"
 values_file=$SP_ENV_GITOPS_VALUES_FILE
+if [[ -n "${GITOPS_VALUES_FILE:-}" && "$GITOPS_VALUES_FILE" != "$values_file" ]]; then
+  sp_die "$SP_EX_DATAERR" "GITOPS_VALUES_FILE=$GITOPS_VALUES_FILE, but environments/$env.yaml says gitops.values_file: $values_file"
+fi
+if [[ -n "${GITOPS_KEY:-}" && "$GITOPS_KEY" != "$SP_ENV_GITOPS_IMAGE_TAG_KEY" ]]; then
+  sp_die "$SP_EX_DATAERR" "GITOPS_KEY=$GITOPS_KEY, but environments/$env.yaml says gitops.image_tag_key: $SP_ENV_GITOPS_IMAGE_TAG_KEY"
+fi
 branch=${SP_ENV_GITOPS_BRANCH:-main}
 cd "$SP_REPO_ROOT"
 gitops_py() { sp_python "$SP_LIB_DIR/gitops.py" "$@"; }
