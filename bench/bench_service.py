@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -45,7 +46,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per case (10)")
     parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (2)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (1)")
     parser.add_argument(
         "--log-level", default="info", help="the service's LOG_LEVEL (info, as deployed)"
     )
@@ -64,6 +65,29 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    cpu_seconds: float = 0.0
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its descendants (uvicorn workers), from /proc.
+
+    Requests/s on a shared 2-core machine swing with whatever else runs; CPU time per
+    request does not, so it is the figure to compare between changes.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return total
 
 
 def _to_ms(value: str) -> float:
@@ -83,21 +107,29 @@ def parse_wrk(output: str) -> Result:
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    total = re.search(r"^\s+(\d+) requests in", output, re.M)
     errors = int(non_2xx[1]) if non_2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return Result(float(rps[1]), _to_ms(p50[1]), _to_ms(p99[1]), errors)
+    requests = int(total[1]) if total else 0
+    return Result(float(rps[1]), _to_ms(p50[1]), _to_ms(p99[1]), errors, requests)
 
 
-def run_wrk(args: argparse.Namespace, url: str, script: Path | None = None) -> Result:
+def run_wrk(
+    args: argparse.Namespace, service_pid: int, url: str, script: Path | None = None
+) -> Result:
     argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
     argv += ["--latency", "--timeout", "5s"]
     if script:
         argv += ["-s", str(script)]
+    cpu_before = process_tree_cpu_seconds(service_pid)
     done = subprocess.run([*argv, url], capture_output=True, text=True, check=False)
+    cpu = process_tree_cpu_seconds(service_pid) - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    result.cpu_seconds = cpu
+    return result
 
 
 def _request(method: str, url: str, body: dict[str, object] | None = None) -> dict[str, object]:
@@ -113,6 +145,10 @@ def report(name: str, result: Result) -> None:
     print(f"{name}-p50: {result.p50_ms:.2f} ms")
     print(f"{name}-p99: {result.p99_ms:.2f} ms")
     print(f"{name}-errors: {result.errors} count")
+    if result.requests:
+        print(
+            f"{name}-service-cpu-per-request: {result.cpu_seconds / result.requests * 1e6:.0f} us"
+        )
     sys.stdout.flush()
 
 
@@ -149,8 +185,10 @@ def main(argv: list[str]) -> int:
         item = _request("POST", f"{service.url}/api/v1/items", {"name": "bench"})
         item_url = f"{service.url}/api/v1/items/{item['id']}"
         _request("GET", item_url)  # now cached
-        report("service-get-cached", run_wrk(args, item_url))
-        report("service-post", run_wrk(args, f"{service.url}/api/v1/items", HERE / "post-item.lua"))
+        pid = service.pid
+        report("service-get-cached", run_wrk(args, pid, item_url))
+        items_url = f"{service.url}/api/v1/items"
+        report("service-post", run_wrk(args, pid, items_url, HERE / "post-item.lua"))
     except ServerError as exc:
         print(f"bench-service: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from . import repository
 from .database import connection
-from .faults import inject_faults
 from .models import ID_MAX, ErrorBody, Item, ItemIn, ItemPage
 from .services import services
 
@@ -25,7 +24,6 @@ JSON = "application/json"
 router = APIRouter(
     prefix=PREFIX,
     tags=["items"],
-    dependencies=[Depends(inject_faults)],
     responses={
         422: {"model": ErrorBody, "description": "A field is invalid; `fields` names it."},
         503: {"model": ErrorBody, "description": "PostgreSQL is unavailable."},

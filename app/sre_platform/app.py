@@ -6,13 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from . import api, errors, metrics, probes
 from .cache import ItemCache
 from .config import Settings
 from .database import create_pool, open_pool
-from .faults import schedule_exit
+from .faults import inject_faults, schedule_exit
 from .migrate import discover
 from .services import Services
 
@@ -57,11 +57,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Metrics are Prometheus (metrics.py). FastAPI's built-in OpenTelemetry would
+        # otherwise look up the global OTel providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     errors.install(app)
     app.include_router(probes.router)
-    app.include_router(api.router)
+    # Faults are a router dependency of the API only when configured: zero cost when off.
+    faulty = settings.fault_error_rate > 0 or settings.fault_latency_ms > 0
+    app.include_router(api.router, dependencies=[Depends(inject_faults)] if faulty else [])
     app.add_middleware(metrics.MetricsMiddleware)
     metrics.set_build_info(settings.app_version, settings.git_sha)
     return app

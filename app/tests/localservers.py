@@ -84,6 +84,12 @@ class _Process:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ServerError(f"{type(self).__name__} was never started")
+        return self.proc.pid
+
     def _spawn(self, argv: list[str], user: str | None = None) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
