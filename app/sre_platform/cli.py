@@ -2,7 +2,7 @@
 
 Exit codes follow docs/interfaces.md: 0 ok, 1 the process crashed on purpose
 (FAULT_EXIT_AFTER_SECONDS), 64 bad arguments, 65 bad configuration or migrations,
-69 PostgreSQL unreachable.
+69 PostgreSQL unreachable, 70 internal error (a bug).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .migrate import MigrationError, migrate
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_UNAVAILABLE = 69
+EX_SOFTWARE = 70
 # How long `serve` waits for PostgreSQL when MIGRATE_ON_START is set: a database that
 # comes up a little after the pod should not cost a restart.
 MIGRATE_ON_START_WAIT_SECONDS = 30.0
@@ -45,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         description="The sre-platform service. Configuration comes from environment "
         "variables only (see docs/service.md).",
         epilog="exit codes: 0 ok, 1 crashed on purpose (FAULT_EXIT_AFTER_SECONDS), "
-        "64 bad arguments, 65 bad configuration or migrations, 69 PostgreSQL unreachable",
+        "64 bad arguments, 65 bad configuration or migrations, 69 PostgreSQL unreachable, "
+        "70 internal error",
     )
     commands = parser.add_subparsers(dest="command", metavar="{serve,migrate}")
     commands.add_parser("serve", help="run the HTTP server (the default)")
@@ -68,9 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sre-platform: invalid configuration: {exc}", file=sys.stderr)
         return EX_DATAERR
     logs.configure(settings.log_level)
-    if args.command == "migrate":
-        return run_migrations(settings, wait_seconds=args.wait)
-    return serve(settings)
+    try:
+        if args.command == "migrate":
+            return run_migrations(settings, wait_seconds=args.wait)
+        return serve(settings)
+    except Exception:
+        log.exception("internal error (a bug: please report it)")
+        return EX_SOFTWARE
 
 
 def run_migrations(settings: Settings, wait_seconds: float) -> int:

@@ -11,6 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from redis.connection import parse_url
+
 T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -51,12 +55,8 @@ class Settings:
         return cls(
             host=_read(env, "HOST", d.host, str),
             port=_read(env, "PORT", d.port, _int_in(1, 65535)),
-            database_url=_read(
-                env, "DATABASE_URL", d.database_url, _url("postgresql", "postgres"), secret=True
-            ),
-            redis_url=_read(
-                env, "REDIS_URL", d.redis_url, _url("redis", "rediss", "unix"), secret=True
-            ),
+            database_url=_read(env, "DATABASE_URL", d.database_url, _postgres_url, secret=True),
+            redis_url=_read(env, "REDIS_URL", d.redis_url, _redis_url, secret=True),
             app_version=_read(env, "APP_VERSION", d.app_version, str),
             git_sha=_read(env, "GIT_SHA", d.git_sha, str),
             log_level=_read(env, "LOG_LEVEL", d.log_level, _log_level),
@@ -157,3 +157,26 @@ def _url(*schemes: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _postgres_url(raw: str) -> str:
+    """A libpq URL that parses; checked here so that a typo is a start-up error."""
+    _url("postgresql", "postgres")(raw)
+    try:
+        params = conninfo_to_dict(raw)
+    except psycopg.ProgrammingError as exc:
+        # libpq quotes the URL after " in URI"; it may hold a password.
+        raise ValueError(str(exc).split(" in URI")[0].strip()) from None
+    port = str(params.get("port", "5432"))
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise ValueError("the port is not a number from 1 to 65535")
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    _url("redis", "rediss", "unix")(raw)
+    try:
+        parse_url(raw)  # type: ignore[no-untyped-call]  # untyped upstream
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return raw

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sre_platform.cli import main
@@ -58,3 +60,16 @@ def test_serve_with_migrate_on_start_stops_when_postgres_never_comes(
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/x")
     monkeypatch.setenv("MIGRATE_ON_START", "true")
     assert main(["serve"]) == 69
+
+
+def test_a_bug_is_logged_and_exits_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(database_url: str) -> list[int]:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("sre_platform.cli.migrate", broken)
+    assert main(["migrate"]) == 70
+    entry = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert entry["message"] == "internal error (a bug: please report it)"
+    assert "KeyError: 'a bug'" in entry["exception"]

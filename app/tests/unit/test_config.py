@@ -87,7 +87,11 @@ def test_invalid_values_name_the_variable(name: str, value: str, expected: str) 
     ("name", "value"),
     [
         ("DATABASE_URL", "mysql://root:hunter2@db/app"),
+        ("DATABASE_URL", "postgresql://root:hunter2@db/app?bogus=1"),
+        ("DATABASE_URL", "postgresql://root:hunter2@[db/app"),
+        ("DATABASE_URL", "postgresql://root:hunter2@db:port/app"),
         ("REDIS_URL", "memcached://:hunter2@cache"),
+        ("REDIS_URL", "redis://:hunter2@cache:port/0"),
     ],
 )
 def test_bad_urls_are_refused_without_echoing_credentials(name: str, value: str) -> None:
