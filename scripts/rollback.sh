@@ -411,7 +411,7 @@ fi
 incident_rel="$incident_dir/$(date -u +%Y-%m-%d)-$env.md"
 # One record per rollback commit: a re-run that committed nothing adds no second record
 # (it only writes one when an earlier run died before writing it).
-existing=$(grep -rl --include='*.md' -F "Rollback commit | $rollback_commit" "$repo/$incident_dir" 2>/dev/null | head -n 1 || true)
+existing=$(grep -rli --include="*.md" -F "rollback commit | $rollback_commit" "$repo/$incident_dir" 2>/dev/null | head -n 1 || true)
 if [[ "$mode" == none && -n "$existing" ]]; then
   incident_rel=${existing#"$repo/"}
   sp_log "incident record $incident_rel already covers ${rollback_commit:0:12}; not writing another"
