@@ -134,6 +134,32 @@ The replica count the PDB is checked against: the HPA's floor, or the static cou
 {{- end }}
 
 {{/*
+A Go duration as the schema allows it ("30s", "2m", "1h30m", "500ms") in whole seconds.
+*/}}
+{{- define "sre-platform.durationSeconds" -}}
+{{- $ms := 0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h)" . -1 }}
+{{- $n := int (regexFind "^[0-9]+" .) }}
+{{- $unit := trimPrefix (regexFind "^[0-9]+" .) . }}
+{{- if eq $unit "ms" }}{{ $ms = add $ms $n }}
+{{- else if eq $unit "s" }}{{ $ms = add $ms (mul $n 1000) }}
+{{- else if eq $unit "m" }}{{ $ms = add $ms (mul $n 60000) }}
+{{- else }}{{ $ms = add $ms (mul $n 3600000) }}
+{{- end }}
+{{- end }}
+{{- div $ms 1000 }}
+{{- end }}
+
+{{/*
+How long an analysis run with `count` measurements lasts, in seconds.
+Call with (dict "ctx" $ "count" N).
+*/}}
+{{- define "sre-platform.analysisSeconds" -}}
+{{- $a := .ctx.Values.analysis }}
+{{- add (include "sre-platform.durationSeconds" $a.initialDelay | int) (mul (sub (int .count) 1) (include "sre-platform.durationSeconds" $a.interval | int)) }}
+{{- end }}
+
+{{/*
 Cross-field rules the JSON schema cannot express. Included once (by the workload template);
 each failure says which values to change.
 */}}
@@ -168,6 +194,23 @@ each failure says which values to change.
 {{- end }}
 {{- if ge (int $v.lifecycle.preStopSleepSeconds) (int $v.terminationGracePeriodSeconds) }}
 {{- fail "lifecycle.preStopSleepSeconds must be below terminationGracePeriodSeconds" }}
+{{- end }}
+{{- if $v.rollouts.enabled }}
+{{- /* An inline analysis step or a post-promotion analysis is not a pause: Argo Rollouts
+counts it against progressDeadlineSeconds, and with progressDeadlineAbort a long analysis
+would abort a healthy release. */}}
+{{- $counts := list }}
+{{- if eq $v.rollouts.strategy "canary" }}
+{{- range $v.rollouts.canary.steps }}{{ if hasKey . "analysis" }}{{ $counts = append $counts .analysis.count }}{{ end }}{{ end }}
+{{- else if $v.rollouts.blueGreen.postPromotionAnalysis.enabled }}
+{{- $counts = append $counts $v.rollouts.blueGreen.postPromotionAnalysis.count }}
+{{- end }}
+{{- range $counts }}
+{{- $secs := include "sre-platform.analysisSeconds" (dict "ctx" $ "count" .) | int }}
+{{- if ge $secs (int $v.progressDeadlineSeconds) }}
+{{- fail (printf "an analysis with count %v lasts %ds (analysis.initialDelay + (count-1) x analysis.interval), not below progressDeadlineSeconds (%v): raise progressDeadlineSeconds or shorten the analysis" . $secs $v.progressDeadlineSeconds) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if le (int $v.progressDeadlineSeconds) (int $v.minReadySeconds) }}
 {{- fail "progressDeadlineSeconds must be greater than minReadySeconds" }}
