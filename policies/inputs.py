@@ -165,6 +165,7 @@ class RepoInputs:
     scripts: tuple[Path, ...] = ()
     dockerfiles: tuple[Path, ...] = ()
     service_dir: Path | None = None
+    generated: tuple[str, ...] = ()  # argocd files rendered from the chart: judged through it
     makefile: Path | None = None
     pyproject: Path | None = None
 
@@ -189,9 +190,9 @@ def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
             )
             for obj in objects_from_file(path, root)
         ]
-        argocd_bundles = split_by_env(
-            rel(inputs.argocd_dir, root), objects, inputs.environments, facts
-        )
+        generated = {f"{rel(inputs.argocd_dir, root)}/{name}" for name in inputs.generated}
+        standalone = [obj for obj in objects if obj.file not in generated]
+        argocd_bundles = split_by_env(rel(inputs.argocd_dir, root), standalone, inputs.environments, facts)
         bundles.extend(argocd_bundles)
         argocd = Bundle(rel(inputs.argocd_dir, root), objects, facts=facts)
     workflows = None

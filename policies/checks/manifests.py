@@ -94,6 +94,11 @@ def _ingress_backends(ingress: Obj) -> Iterator[tuple[tuple[Any, ...], dict[str,
                 yield ("spec", "rules", r, "http", "paths", p, "backend", "service"), service
 
 
+def _alb(ingress: Obj) -> bool:
+    annotations = ingress.metadata.get("annotations") or {}
+    return ingress.get("spec", "ingressClassName") == "alb" or annotations.get("kubernetes.io/ingress.class") == "alb"
+
+
 @check("ingress-backend-service", "manifests")
 def ingress_backend_service(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for ingress in bundle.of_kind("Ingress"):
@@ -104,6 +109,8 @@ def ingress_backend_service(bundle: Bundle, params: Params) -> Iterator[Violatio
                 yield ingress.violation(f'backend Service "{name}" is not rendered', path=path)
                 continue
             port = backend.get("port") or {}
+            if port.get("name") == "use-annotation" and _alb(ingress):
+                continue  # ALB action: the controller (or Argo Rollouts) writes the annotation
             ports = [p for p in service.get("spec", "ports") or [] if isinstance(p, dict)]
             if "number" in port and port["number"] not in {p.get("port") for p in ports}:
                 yield ingress.violation(

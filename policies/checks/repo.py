@@ -8,6 +8,7 @@ from typing import Any
 
 from policies.analysis import strategy
 from policies.checks.argocd import applications
+from policies.checks.images import split_image
 from policies.checks.workflows import find_stage
 from policies.model import Obj, Violation
 from policies.registry import REQUIRED, check
@@ -45,68 +46,60 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _without_images(template: Any) -> Any:
-    if isinstance(template, dict):
-        return {k: _without_images(v) for k, v in template.items() if k != "image"}
-    if isinstance(template, list):
-        return [_without_images(v) for v in template]
-    return template
+def _image_tags(rollout: Obj) -> set[str]:
+    tags = set()
+    for container in rollout.get("spec", "template", "spec", "containers") or []:
+        if isinstance(container, dict):
+            _, tag, digest = split_image(str(container.get("image") or ""))
+            tags.update(t for t in (tag, digest) if t)
+    return tags
+
+
+def _without_version(tree: Any, tags: set[str]) -> Any:
+    """The tree with the image version masked: rollout.yaml documents the strategy, not a tag."""
+    if isinstance(tree, dict):
+        return {k: _without_version(v, tags) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_without_version(v, tags) for v in tree]
+    if isinstance(tree, str):
+        for tag in tags:
+            tree = tree.replace(tag, "<image version>")
+    return tree
 
 
 @check("rollout-matches-chart", "repo", file=REQUIRED, renders=REQUIRED, compare=REQUIRED)
 def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
-    """argocd/rollout.yaml must not drift from what the chart renders for production."""
+    """argocd/rollout.yaml must not drift from what the chart renders: every object in it has
+    a counterpart in a production rendering, equal up to the image version."""
     if repo.argocd is None:
         return
-    mine = [
-        o
-        for o in repo.argocd.objects
-        if o.file.endswith("/" + params["file"]) or o.file == params["file"]
-    ]
+    mine = [o for o in repo.argocd.objects if o.file.endswith("/" + params["file"]) or o.file == params["file"]]
     if not mine:
-        yield Violation(
-            subject=f"argocd/{params['file']}",
-            message="does not exist",
-            fix="add it or change the rule",
-        )
+        yield Violation(subject=f"argocd/{params['file']}", message="does not exist", fix="add it or change the rule")
         return
-    for rollout in (o for o in mine if o.kind == "Rollout"):
-        kind, _ = strategy(rollout)
-        render = repo.rendered(params["renders"].get(kind or "", ""))
-        theirs = [o for o in render.of_kind("Rollout") if strategy(o)[0] == kind] if render else []
+    renders = {kind: repo.rendered(name) for kind, name in params["renders"].items()}
+    fix = "regenerate argocd/rollout.yaml from the chart (or change the chart)"
+    for obj in mine:
+        if obj.kind == "Rollout":
+            kind, _ = strategy(obj)
+            render = renders.get(kind or "")
+            theirs = [o for o in render.of_kind("Rollout") if strategy(o)[0] == kind] if render else []
+            fields = [tuple(f.split(".")) for f in params["compare"]]
+        else:
+            candidates = [r.find(obj.kind, obj.name) for r in renders.values() if r is not None]
+            theirs = [c for c in candidates if c is not None]
+            fields = [("spec",)]
         if not theirs:
-            yield rollout.violation(
-                f"has a {kind} strategy the chart does not render ({params['renders'].get(kind or '')})"
-            )
+            names = ", ".join(sorted(b.name for b in renders.values() if b)) or "none"
+            yield obj.violation(f"has no counterpart in the chart's renderings ({names})", fix=fix)
             continue
-        for field in params["compare"]:
-            here, there = rollout.get(*field.split(".")), theirs[0].get(*field.split("."))
-            if field.startswith("spec.template"):
-                here, there = _without_images(here), _without_images(there)
-            for problem in diff(here, there, field):
-                yield rollout.violation(
-                    f"differs from {theirs[0].ref} ({render.name if render else '?'}): {problem}",
-                    path=tuple(field.split(".")),
-                    fix="regenerate argocd/rollout.yaml from the chart (or change the chart)",
-                )
-    rendered_templates: dict[str, Obj] = {}
-    for name in params["renders"].values():
-        bundle = repo.rendered(name)
-        for template in bundle.of_kind("AnalysisTemplate") if bundle else []:
-            rendered_templates.setdefault(template.name, template)
-    for template in (o for o in mine if o.kind == "AnalysisTemplate"):
-        counterpart = rendered_templates.get(template.name)
-        if counterpart is None:
-            yield template.violation(
-                f"is not rendered by the chart (chart renders: {', '.join(sorted(rendered_templates)) or 'none'})"
-            )
-            continue
-        for problem in diff(template.get("spec"), counterpart.get("spec"), "spec"):
-            yield template.violation(
-                f"differs from the chart's: {problem}",
-                path=("spec",),
-                fix="regenerate argocd/rollout.yaml from the chart (or change the chart)",
-            )
+        counterpart = theirs[0]
+        for field in fields:
+            here = _without_version(obj.get(*field), _image_tags(obj))
+            there = _without_version(counterpart.get(*field), _image_tags(counterpart))
+            for problem in diff(here, there, ".".join(field)):
+                yield obj.violation(f"differs from the chart's {counterpart.kind}/{counterpart.name}: {problem}",
+                                    path=field, fix=fix)  # fmt: skip
 
 
 @check("value-files-exist", "repo")

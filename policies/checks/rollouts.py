@@ -494,7 +494,9 @@ def _analysis_seconds(ref_spec: dict[str, Any], rollout: Obj, bundle: Bundle) ->
         for metric in metrics_of(template, merged_args(template, ref_spec.get("args") or [])):
             count, interval = _int(metric.text("count")), duration_seconds(metric.text("interval"))
             if count and interval is not None:
-                total = count * interval + (duration_seconds(metric.text("initialDelay")) or 0)
+                # first measurement after initialDelay, then one every interval
+                delay = duration_seconds(metric.text("initialDelay")) or 0
+                total = delay + (count - 1) * interval
                 longest = total if longest is None else max(longest, total)
     return longest
 
@@ -543,8 +545,9 @@ def canary_progression(bundle: Bundle, params: Params) -> Iterator[Violation]:
             if not math.isclose(waited, want) and not any(
                 a is not None and math.isclose(a, want) for a in analysed
             ):
+                stay = waited or max((a for a in analysed if a is not None), default=0.0)
                 yield rollout.violation(
-                    f"after setWeight {weight} the canary waits {show_seconds(waited)}, the seed's pause is {show_seconds(want)}",
+                    f"the canary stays {show_seconds(stay)} at {weight}%, the seed's step is {show_seconds(want)}",
                     path=("spec", "strategy", "canary", "steps", index),
                     fix=f"use the steps {plan}",
                 )

@@ -67,10 +67,20 @@ def _step_matches(workflows: WorkflowSet, step: dict[str, Any], matcher: Mapping
     return False
 
 
+def job_steps(workflows: WorkflowSet, job: dict[str, Any]) -> list[dict[str, Any]]:
+    """A job's steps; a job that calls a local reusable workflow runs that workflow's steps."""
+    uses = str(job.get("uses") or "")
+    if uses.startswith("./"):
+        called = workflows.get(uses[2:].split("@")[0])
+        if called is not None:
+            return [step for inner in called.jobs.values() for step in steps_of(inner)]
+    return steps_of(job)
+
+
 def find_stage(workflows: WorkflowSet, wf: Workflow, matcher: Mapping[str, str]) -> list[Location]:
     found = []
     for job_id, job in wf.jobs.items():
-        for index, step in enumerate(steps_of(job)):
+        for index, step in enumerate(job_steps(workflows, job)):
             if _step_matches(workflows, step, matcher):
                 found.append(Location(job_id, index))
     return found
@@ -159,48 +169,51 @@ def coverage_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
                 )
 
 
+def _trivy_steps(workflows: WorkflowSet, wf: Workflow) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """(job, step, {severity, exit-code, format}) of every Trivy scan in the workflow."""
+    for job_id, job in wf.jobs.items():
+        for index, step in enumerate(steps_of(job)):
+            uses = str(step.get("uses") or "")
+            run = workflows.commands(step) if step.get("run") else ""
+            if "aquasecurity/trivy-action" in uses:
+                inputs = step.get("with") or {}
+                yield job_id, index, {"severity": inputs.get("severity"), "exit-code": inputs.get("exit-code"),
+                                      "format": inputs.get("format")}  # fmt: skip
+            elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
+                sev = re.search(r"--severity[= ]([A-Z,]+)", run)
+                code = re.search(r"--exit-code[= ](\d+)", run)
+                fmt = re.search(r"--format[= ](\w+)", run)
+                yield job_id, index, {"severity": sev.group(1) if sev else None,
+                                      "exit-code": code.group(1) if code else None,
+                                      "format": fmt.group(1) if fmt else None}  # fmt: skip
+
+
 @check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"])
 def trivy_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
-    """trivy-action reports but never fails unless exit-code is set; severity defaults to all."""
+    """A Trivy step gates the build: exit-code 1 on CRITICAL,HIGH. trivy-action only reports
+    unless exit-code is set, and its severity defaults to every level. Report-only scans
+    (e.g. a SARIF upload with exit-code 0) are fine next to a gate."""
     want = set(params["severities"])
     for wf in _file(workflows, params):
-        scans = 0
-        for job_id, job in wf.jobs.items():
-            for index, step in enumerate(steps_of(job)):
-                uses = str(step.get("uses") or "")
-                run = workflows.commands(step) if step.get("run") else ""
-                if "aquasecurity/trivy-action" in uses:
-                    inputs = step.get("with") or {}
-                    severity, exit_code = inputs.get("severity"), inputs.get("exit-code")
-                elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
-                    sev = re.search(r"--severity[= ]([A-Z,]+)", run)
-                    code = re.search(r"--exit-code[= ](\d+)", run)
-                    severity, exit_code = (
-                        (sev.group(1) if sev else None),
-                        (code.group(1) if code else None),
-                    )
-                else:
-                    continue
-                scans += 1
-                levels = {s.strip().upper() for s in str(severity or "").split(",") if s.strip()}
-                if not severity or not want <= levels:
-                    yield wf.violation(
-                        f"Trivy severity is {severity or 'not set (all levels)'}, not {','.join(sorted(want))}",
-                        job=job_id,
-                        step=index,
-                        fix=f"set severity: {','.join(params['severities'])}",
-                    )
-                if str(exit_code) != "1":
-                    yield wf.violation(
-                        f"Trivy exit-code is {exit_code or 'not set'}, so findings never fail the build",
-                        job=job_id,
-                        step=index,
-                        fix="set exit-code: '1'",
-                    )
-        if scans == 0:
-            yield wf.violation(
-                "runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action"
-            )
+        scans = list(_trivy_steps(workflows, wf))
+        if not scans:
+            yield wf.violation("runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action")
+            continue
+        gates = [(job, step, s) for job, step, s in scans if str(s["exit-code"]) == "1"]
+        if not gates:
+            for job, step, s in scans:
+                yield wf.violation(
+                    f"Trivy exit-code is {s['exit-code'] or 'not set'}, so findings never fail the build",
+                    job=job, step=step, fix="set exit-code: '1' on the scan that gates the build",
+                )  # fmt: skip
+        for job, step, s in gates:
+            severity = s["severity"]
+            levels = {x.strip().upper() for x in str(severity or "").split(",") if x.strip()}
+            if not severity or not want <= levels:
+                yield wf.violation(
+                    f"the Trivy gate's severity is {severity or 'not set (all levels)'}, not {','.join(params['severities'])}",
+                    job=job, step=step, fix=f"set severity: {','.join(params['severities'])}",
+                )  # fmt: skip
 
 
 @check("actions-pinned", "workflows")
