@@ -134,8 +134,12 @@ kube_apply() {
     printf '%s\n' "$out" >&2
     return 0
   fi
-  if $dry_run && [[ "$out" == *"not found"* || "$out" == *"no matches for kind"* || "$out" == *"ensure CRDs are installed first"* ]]; then
-    sp_log "$label: its namespace or CRD does not exist yet; checking it client-side only"
+  if $dry_run && [[ "$out" == *"no matches for kind"* || "$out" == *"ensure CRDs are installed first"* ]]; then
+    sp_warn "$label: not checked: its CRD is not installed yet (a real run installs it first)"
+    return 0
+  fi
+  if $dry_run && [[ "$out" == *"not found"* ]]; then
+    sp_log "$label: its namespace does not exist yet; checking it client-side only"
     sp_kubectl apply --dry-run=client "$@" >&2 || sp_die "$SP_EX_FAIL" "kubectl apply --dry-run=client of $label failed (see above)"
     return 0
   fi
