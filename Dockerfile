@@ -37,9 +37,10 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     APP_VERSION="${APP_VERSION}" \
     GIT_SHA="${GIT_SHA}" \
     PORT=8080
-RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin app
+# A passwd entry for the numeric user (libpq looks the user name up when the URL names
+# none). Written directly because a minimal base (debootstrap minbase) has no useradd.
+RUN echo 'app:x:10001:' >> /etc/group \
+    && echo 'app:x:10001:10001:sre-platform:/nonexistent:/usr/sbin/nologin' >> /etc/passwd
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app /app
 WORKDIR /app
