@@ -20,6 +20,7 @@ USAGE
     exit 0
     ;;
   "") sp_usage_error "expected <env>" ;;
+  -*) sp_usage_error "unknown option '$1'" ;;
 esac
 [[ $# -eq 1 ]] || sp_usage_error "expected exactly one argument, <env>"
 sp_load_env "$1"

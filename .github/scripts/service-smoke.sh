@@ -20,8 +20,11 @@ case "${1:-}" in
   "") ;;
   *) echo "service-smoke: unexpected argument '$1'" >&2; usage >&2; exit 64 ;;
 esac
-: "${DATABASE_URL:?service-smoke: DATABASE_URL is not set}"
-: "${REDIS_URL:?service-smoke: REDIS_URL is not set}"
+if [[ -z "${DATABASE_URL:-}" || -z "${REDIS_URL:-}" ]]; then
+  echo "service-smoke: DATABASE_URL and REDIS_URL must be set" >&2
+  usage >&2
+  exit 64
+fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 py="$root/.venv/bin/python"
