@@ -9,6 +9,9 @@ replicas updated, and after a promote ends Healthy on the new version.
 It proves the plumbing every e2e scenario stands on: the chart renders and applies, the
 Argo Rollouts controller reconciles, the scheduler places pods, kwok (or kubelets) make
 them Ready. Analysis is left out on purpose: it needs traffic and has its own scenarios.
+On the lab, a third test checks the metrics path the analysis depends on: Prometheus'
+extension points (file_sd targets with their labels, scrape.d jobs) and kube-state-metrics'
+restart counts.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import json
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 
+from fixtures import lab
 from fixtures.cluster import Cluster
 from fixtures.kube import wait_until
 from fixtures.tools import REPO_ROOT, tool_path
@@ -188,3 +194,74 @@ def test_nodes_span_three_zones(cluster: Cluster) -> None:
     nodes = cluster.core.list_node().items
     zones = {n.metadata.labels.get("topology.kubernetes.io/zone") for n in nodes}
     assert len(zones - {None}) >= 3, f"nodes' zones: {sorted(map(str, zones))}"
+
+
+class _Metrics(BaseHTTPRequestHandler):
+    """Serves one gauge, the way a simulated-traffic source would publish its series."""
+
+    body = b"# TYPE lab_smoke_probe gauge\nlab_smoke_probe 1\n"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def prometheus_series(url: str, query: str) -> list[dict[str, str]]:
+    response = requests.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
+    response.raise_for_status()
+    return [r["metric"] for r in response.json()["data"]["result"]]
+
+
+def test_lab_prometheus_extension_points(cluster: Cluster, namespace: str) -> None:
+    """file_sd targets carry their labels; scrape.d jobs load on reload; KSM restarts flow."""
+    if cluster.provider != "lab" or cluster.prometheus_url is None:
+        pytest.skip("the lab's own Prometheus only")
+    url = cluster.prometheus_url
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = f"127.0.0.1:{server.server_address[1]}"
+    file_sd = lab.prometheus_dir() / "file_sd" / f"{namespace}.json"
+    scrape_d = lab.prometheus_dir() / "scrape.d" / f"{namespace}.yaml"
+    labels = {"namespace": namespace, "pod": "probe-0", "rollouts_pod_template_hash": "abc123"}
+    try:
+        # Given: a target published through file_sd with the labels its series must carry
+        file_sd.write_text(json.dumps([{"targets": [target], "labels": labels}]))
+        # and a whole job through scrape.d
+        scrape_d.write_text(
+            f"- job_name: {namespace}\n  static_configs: [{{targets: ['{target}']}}]\n"
+        )
+        lab.reload_prometheus()
+        # and a pod, whose container restarts kube-state-metrics reports
+        cluster.kubectl(
+            "run",
+            "probe",
+            "-n",
+            namespace,
+            "--image=localhost/sre-platform:probe",
+            "--restart=Never",
+        )
+
+        def series(query: str) -> Callable[[], str | None]:
+            return lambda: None if prometheus_series(url, query) else "no series"
+
+        # Then
+        wait_until(
+            series(f'lab_smoke_probe{{job="lab-file-sd",pod="probe-0",namespace="{namespace}",'
+                   f'rollouts_pod_template_hash="abc123"}}'),
+            "the file_sd target's series, with its labels, to be in Prometheus", 30,
+        )  # fmt: skip
+        wait_until(series(f'up{{job="{namespace}"}} == 1'), "the scrape.d job to be up", 30)
+        wait_until(
+            series(f'kube_pod_container_status_restarts_total{{namespace="{namespace}",pod="probe"}}'),
+            "kube-state-metrics' restarts of the new pod to be in Prometheus", 30,
+        )  # fmt: skip
+    finally:
+        file_sd.unlink(missing_ok=True)
+        scrape_d.unlink(missing_ok=True)
+        lab.reload_prometheus()
+        server.shutdown()
