@@ -4,12 +4,13 @@
 # (kubeconfig/context) come from environments/<env>.yaml.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=promote-canary
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-# shellcheck source=scripts/lib/rollouts.sh
+# shellcheck source=scripts/lib/rollouts.sh disable=SC1091
 source "$SP_LIB_DIR/rollouts.sh"
-# shellcheck source=scripts/lib/argocd.sh
+# shellcheck source=scripts/lib/argocd.sh disable=SC1091
 source "$SP_LIB_DIR/argocd.sh"
 
 usage() {

@@ -5,8 +5,9 @@
 # a `kubectl apply`, so running it again converges instead of failing.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=setup-argocd
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 argocd_version=$(sp_pinned_version ARGO_CD_VERSION)

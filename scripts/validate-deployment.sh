@@ -4,8 +4,9 @@
 # restarts, SLOs from Prometheus, PDB/HPA/zones, ArgoCD state). Its exit code is passed through.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=validate-deployment
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {

@@ -4,10 +4,11 @@
 # protected environment has been approved), and wait until it is Synced at that commit.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=argocd-sync
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
-# shellcheck source=scripts/lib/argocd.sh
+# shellcheck source=scripts/lib/argocd.sh disable=SC1091
 source "$SP_LIB_DIR/argocd.sh"
 
 usage() {

@@ -4,8 +4,9 @@
 # Needs AWS credentials (the workflows get them through OIDC) and AWS_REGION.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=eks-kubeconfig
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
 
 case "${1:-}" in

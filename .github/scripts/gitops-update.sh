@@ -5,8 +5,9 @@
 # is now, so a push that lost a race is simply redone: no rebase, no merge, no force.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SP_PROG=gitops-update
-# shellcheck source=scripts/lib/common.sh
+# shellcheck source=scripts/lib/common.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
 
 usage() {
