@@ -1,0 +1,3 @@
+module sre-platform.dev/node/pause
+
+go 1.22
