@@ -70,7 +70,9 @@ fi
 
 runner="$SP_REPO_ROOT/scripts/run-pytest.sh"
 [[ -x "$runner" ]] || sp_die "$SP_EX_UNAVAILABLE" "$runner is missing"
-[[ -d "$SP_REPO_ROOT/suites/validate" ]] || sp_die "$SP_EX_UNAVAILABLE" "the validate tier ($SP_REPO_ROOT/suites/validate) is missing"
+if [[ -z "$(find "$SP_REPO_ROOT/suites/validate" -name 'test_*.py' -print -quit 2>/dev/null)" ]]; then
+  sp_die "$SP_EX_UNAVAILABLE" "the validate tier ($SP_REPO_ROOT/suites/validate) has no tests yet"
+fi
 
 cd "$SP_REPO_ROOT"
 rc=0
