@@ -67,6 +67,8 @@ access_log = logging.getLogger("sre_platform.access")
 
 
 def set_build_info(version: str, git_sha: str) -> None:
+    # One series per process: an app rebuilt with another version replaces it.
+    BUILD_INFO.clear()
     BUILD_INFO.labels(version=version, git_sha=git_sha).set(1)
 
 

@@ -130,7 +130,8 @@ def test_metrics_endpoint_exposes_the_documented_names(offline_client: TestClien
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'sre_platform_build_info{git_sha="abc1234",version="1.2.3"} 1.0' in text
+    build_info = [line for line in text.splitlines() if line.startswith("sre_platform_build_info")]
+    assert build_info == ['sre_platform_build_info{git_sha="abc1234",version="1.2.3"} 1.0']
     assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in text
     for bucket in (
         "0.005",
