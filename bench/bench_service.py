@@ -32,6 +32,7 @@ from tests.localservers import (  # noqa: E402 - needs the path above
 
 EX_USAGE = 64
 EX_UNAVAILABLE = 69
+PACED_CONNECTIONS = 10
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
@@ -48,12 +49,19 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (1)")
     parser.add_argument(
+        "--paced-rate",
+        type=int,
+        default=700,
+        help="requests/s of the paced cached-read case, which measures latency at a given "
+        "load rather than at saturation (700)",
+    )
+    parser.add_argument(
         "--log-level", default="info", help="the service's LOG_LEVEL (info, as deployed)"
     )
     args = parser.parse_args(argv)
-    for name in ("duration", "connections", "threads", "workers"):
+    for name in ("duration", "connections", "threads", "workers", "paced_rate"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.threads > args.connections:
         parser.error("--threads must not exceed --connections")
     return args
@@ -116,14 +124,24 @@ def parse_wrk(output: str) -> Result:
 
 
 def run_wrk(
-    args: argparse.Namespace, service_pid: int, url: str, script: Path | None = None
+    args: argparse.Namespace,
+    service_pid: int,
+    url: str,
+    script: Path | None = None,
+    *,
+    connections: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Result:
-    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
+    conns = connections or args.connections
+    threads = min(args.threads, conns)
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{args.duration}s"]
     argv += ["--latency", "--timeout", "5s"]
     if script:
         argv += ["-s", str(script)]
     cpu_before = process_tree_cpu_seconds(service_pid)
-    done = subprocess.run([*argv, url], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*argv, url], capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
     cpu = process_tree_cpu_seconds(service_pid) - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
@@ -178,7 +196,8 @@ def main(argv: list[str]) -> int:
         service.start()
         print(
             f"bench-service: {args.workers} uvicorn worker(s), wrk -t{args.threads} "
-            f"-c{args.connections} -d{args.duration}s, PostgreSQL with fsync on, "
+            f"-c{args.connections} -d{args.duration}s (paced case: {PACED_CONNECTIONS} "
+            f"connections offering ~{args.paced_rate} req/s), PostgreSQL with fsync on, "
             f"LOG_LEVEL={args.log_level}",
             file=sys.stderr,
         )
@@ -187,6 +206,18 @@ def main(argv: list[str]) -> int:
         _request("GET", item_url)  # now cached
         pid = service.pid
         report("service-get-cached", run_wrk(args, pid, item_url))
+        # Paced: PACED_CONNECTIONS connections, each waiting so that together they offer
+        # about --paced-rate requests/s.
+        delay_ms = PACED_CONNECTIONS * 1000 / args.paced_rate
+        paced = run_wrk(
+            args,
+            pid,
+            item_url,
+            HERE / "paced.lua",
+            connections=PACED_CONNECTIONS,
+            env={"BENCH_DELAY_MS": f"{delay_ms:.3f}"},
+        )
+        report("service-get-cached-paced", paced)
         items_url = f"{service.url}/api/v1/items"
         report("service-post", run_wrk(args, pid, items_url, HERE / "post-item.lua"))
     except ServerError as exc:
