@@ -23,7 +23,8 @@ from typing import NoReturn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "app"))
 
-from tests.localservers import (  # noqa: E402 - needs the path above
+from sre_platform.config import LOG_LEVELS  # noqa: E402 - needs the path above
+from tests.localservers import (  # noqa: E402
     PostgresServer,
     RedisServer,
     ServerError,
@@ -56,7 +57,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
         "load rather than at saturation (700)",
     )
     parser.add_argument(
-        "--log-level", default="info", help="the service's LOG_LEVEL (info, as deployed)"
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="the service's LOG_LEVEL (info, as deployed)",
     )
     args = parser.parse_args(argv)
     for name in ("duration", "connections", "threads", "workers", "paced_rate"):
