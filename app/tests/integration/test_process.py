@@ -75,7 +75,7 @@ def test_sigterm_lets_an_in_flight_request_finish(
             "DATABASE_URL": fresh_url,
             "REDIS_URL": redis_server.url,
             "MIGRATE_ON_START": "true",
-            "FAULT_LATENCY_MS": "1500",  # a slow request to be in flight
+            "FAULT_LATENCY_MS": "3000",  # a slow request to be in flight
         },
     )
     result: dict[str, object] = {}
@@ -88,7 +88,7 @@ def test_sigterm_lets_an_in_flight_request_finish(
 
     client = threading.Thread(target=slow_request)
     client.start()
-    time.sleep(0.5)
+    time.sleep(1.0)  # the request is connected and inside its 3 s of injected latency
     assert service.proc is not None
     service.proc.send_signal(signal.SIGTERM)
     client.join(10)
