@@ -44,7 +44,8 @@ class Settings:
     migrate_on_start: bool = False
     cache_ttl_seconds: int = 60
     db_pool_max_size: int = 10
-    shutdown_timeout_seconds: int = 25
+    # With the chart's 5 s preStop sleep this ends 5 s before the 30 s grace period.
+    shutdown_timeout_seconds: int = 20
     web_concurrency: int = 1
 
     @classmethod
