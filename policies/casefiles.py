@@ -136,6 +136,7 @@ def build(case: Case) -> Repo:
         names = meta.get("files") or [f"workflow-{i}.yaml" for i in range(len(docs))]
         workflows = []
         for name, doc in zip(names, docs, strict=False):
+            doc = dict(doc)
             if True in doc and "on" not in doc:
                 doc["on"] = doc.pop(True)
             workflows.append(Workflow(f".github/workflows/{name}", doc))
@@ -168,6 +169,7 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
     if data.get("workflows"):
         items = []
         for name, doc in data["workflows"].items():
+            doc = dict(doc)
             if True in doc and "on" not in doc:
                 doc["on"] = doc.pop(True)
             items.append(Workflow(f".github/workflows/{name}", doc))

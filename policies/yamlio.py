@@ -43,8 +43,28 @@ def read_text(path: Path, what: str = "file") -> str:
         raise InputError(f"{path}: {what} is not UTF-8 text ({err.reason})") from None
 
 
+_PARSED: dict[str, list[Any]] = {}
+_PARSED_LIMIT = 4096
+
+
 def parse_documents(text: str, name: str) -> list[Any]:
-    """Every document of a YAML stream (empty documents as None, so indices match lines)."""
+    """Every document of a YAML stream (empty documents as None, so indices match lines).
+
+    Results are memoised by text: the same rendering or manifest parsed again in one process
+    (mutation tests re-read an unchanged repository) costs nothing. Callers must treat the
+    returned documents as read-only.
+    """
+    cached = _PARSED.get(text)
+    if cached is not None:
+        return cached
+    docs = _parse(text, name)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[text] = docs
+    return docs
+
+
+def _parse(text: str, name: str) -> list[Any]:
     try:
         return list(yaml.load_all(text, Loader=KubeLoader))
     except yaml.MarkedYAMLError as err:

@@ -145,3 +145,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(results.findings, session.locator):
             sys.stdout.write(line + "\n")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize by what this repository (or the one the options point at) contains."""
+    session = metafunc.config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return
+    cfg = session.config
+    if "env_name" in metafunc.fixturenames:
+        metafunc.parametrize("env_name", list(cfg.envs))
+    if "render_target" in metafunc.fixturenames:
+        metafunc.parametrize("render_target", [t.name for t in session.targets])
+    if "script" in metafunc.fixturenames:
+        metafunc.parametrize("script", list(cfg.scripts), ids=[cfg.shown(p) for p in cfg.scripts])
+    if "dockerfile" in metafunc.fixturenames:
+        metafunc.parametrize("dockerfile", list(cfg.dockerfiles), ids=[cfg.shown(p) for p in cfg.dockerfiles])
