@@ -141,7 +141,11 @@ class PostgresServer(_Process):
         self.log_path.touch()
         if self.user:
             os.chown(self.log_path, pwd.getpwnam(self.user).pw_uid, -1)
-        self._initdb()
+        try:
+            self._initdb()
+        except ServerError:
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
 
     def _initdb(self) -> None:
         argv = [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres"]
