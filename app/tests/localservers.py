@@ -126,8 +126,8 @@ class PostgresServer(_Process):
     stop_signal = signal.SIGINT  # "fast" shutdown: abort sessions, then stop cleanly
 
     def __init__(self, *, durable: bool = False) -> None:
+        self.bin = _postgres_bin()  # before creating anything that would need cleaning up
         super().__init__(Path(tempfile.mkdtemp(prefix="sre-platform-pg-")))
-        self.bin = _postgres_bin()
         self.port = free_port()
         self.durable = durable
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -198,12 +198,12 @@ class PostgresServer(_Process):
 
 class RedisServer(_Process):
     def __init__(self) -> None:
-        super().__init__(Path(tempfile.mkdtemp(prefix="sre-platform-redis-")))
-        self.port = free_port()
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServerError("redis-server not found; run `make setup` (Debian redis-server)")
         self.binary = binary
+        super().__init__(Path(tempfile.mkdtemp(prefix="sre-platform-redis-")))
+        self.port = free_port()
 
     @property
     def url(self) -> str:
