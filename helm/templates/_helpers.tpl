@@ -215,7 +215,7 @@ would abort a healthy release. */}}
 {{- if le (int $v.progressDeadlineSeconds) (int $v.minReadySeconds) }}
 {{- fail "progressDeadlineSeconds must be greater than minReadySeconds" }}
 {{- end }}
-{{- $reserved := list "PORT" "APP_VERSION" "GIT_SHA" "LOG_LEVEL" "DATABASE_URL" "REDIS_URL" }}
+{{- $reserved := list "PORT" "APP_VERSION" "GIT_SHA" "LOG_LEVEL" "MIGRATE_ON_START" "DATABASE_URL" "REDIS_URL" }}
 {{- $seen := dict }}
 {{- range $v.extraEnv }}
 {{- if has .name $reserved }}

@@ -59,6 +59,8 @@ spec:
           value: {{ include "sre-platform.imageTag" . | quote }}
         - name: LOG_LEVEL
           value: {{ .Values.app.logLevel | quote }}
+        - name: MIGRATE_ON_START
+          value: {{ .Values.app.migrateOnStart | quote }}
         - name: DATABASE_URL
           valueFrom:
             secretKeyRef:
