@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.findings import github_annotations, sarif, write_sarif
 from fixtures.static_config import OPTIONS, Option, build_config
-from fixtures.static_session import StaticSession
+from fixtures.static_session import StaticSession, preflight
 from policies.catalogue import load_catalogue
 from policies.errors import InputError
 from policies.model import Severity
@@ -90,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         static = build_config(config.rootpath, _getter(config))
+        preflight(static)
         catalogue = load_catalogue()
         waivers = load_waivers(static.waivers, catalogue)
     except InputError as err:
