@@ -129,8 +129,13 @@ def build(case: Case) -> Repo:
     if scope in ("workloads", "manifests"):
         env = meta.get("env")
         objects = _objects(docs, shown, meta.get("namespace", env))
-        bundle = Bundle(f"case {case.path.name}", objects, env=env, facts=facts,
-                        values_files=("case",) if meta.get("rendered") else ())  # fmt: skip
+        bundle = Bundle(
+            f"case {case.path.name}",
+            objects,
+            env=env,
+            facts=facts,
+            values_files=("case",) if meta.get("rendered") else (),
+        )
         return Repo(root=".", bundles=[bundle], facts=facts)
     if scope == "workflows":
         names = meta.get("files") or [f"workflow-{i}.yaml" for i in range(len(docs))]
@@ -141,8 +146,13 @@ def build(case: Case) -> Repo:
                 doc["on"] = doc.pop(True)
             workflows.append(Workflow(f".github/workflows/{name}", doc))
         makefile = parse_makefile(meta.get("makefile") or "")
-        return Repo(root=".", workflows=WorkflowSet(".github/workflows", workflows, makefile,
-                                                    meta.get("coverage_fail_under")), facts=facts)  # fmt: skip
+        return Repo(
+            root=".",
+            workflows=WorkflowSet(
+                ".github/workflows", workflows, makefile, meta.get("coverage_fail_under")
+            ),
+            facts=facts,
+        )
     if scope == "repo":
         return _repo_case(docs[0] if docs else {}, shown, facts, case)
     raise CatalogueError(f"{shown}: cannot build a case for scope {scope!r}")
@@ -158,11 +168,24 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
     ]
     argocd = Bundle("argocd", argocd_objects, facts=facts) if argocd_objects else None
     bundles = [
-        Bundle(name, [Obj(d, f"helm/templates/{d.get('kind', 'x').lower()}.yaml", 0, rendered=True,
-                          default_namespace=name.split("-")[0]) for d in docs],
-               env=name.split("-")[0], facts=facts, values_files=("case",))
+        Bundle(
+            name,
+            [
+                Obj(
+                    d,
+                    f"helm/templates/{d.get('kind', 'x').lower()}.yaml",
+                    0,
+                    rendered=True,
+                    default_namespace=name.split("-")[0],
+                )
+                for d in docs
+            ],
+            env=name.split("-")[0],
+            facts=facts,
+            values_files=("case",),
+        )
         for name, docs in (data.get("rendered") or {}).items()
-    ]  # fmt: skip
+    ]
     if argocd is not None:
         bundles.extend(split_by_env("argocd", argocd_objects, envs, facts))
     workflows = None
@@ -184,10 +207,12 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
             path=spec.get("path", "helm"),
             name=spec.get("name", "sre-platform"),
             values=spec.get("values") or {},
-            values_files={env: ValuesFile(env, f"helm/values-{env}.yaml", values)
-                          for env, values in (spec.get("values_files") or {}).items()},
+            values_files={
+                env: ValuesFile(env, f"helm/values-{env}.yaml", values)
+                for env, values in (spec.get("values_files") or {}).items()
+            },
             templates=spec.get("templates") or {},
-        )  # fmt: skip
+        )
     files = frozenset(str(f) for f in data.get("files") or [])
     return Repo(
         root=".",

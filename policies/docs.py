@@ -1,6 +1,6 @@
 """Generate docs/policies.md from the catalogue (the static tier fails when it is stale).
 
-    .venv/bin/python -m policies.docs > docs/policies.md
+.venv/bin/python -m policies.docs > docs/policies.md
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def render_catalogue(catalogue: Catalogue) -> str:
             f"### `{rule.id}`",
             "",
             f"{rule.rationale}{refs} Scope: {rule.scope}; check: `{rule.check.name}`; "
-            f"{sum(c.passing for c in cases)} passing and {sum(not c.passing for c in cases)} failing cases.",
+            f"{sum(c.passing for c in cases)} passing and {sum(not c.passing for c in cases)} "
+            "failing cases.",
             "",
         ]
     return "\n".join(lines)

@@ -175,10 +175,15 @@ def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
     facts = load_facts(inputs.service_dir, root)
     chart_path = rel(inputs.chart_dir, root) if inputs.chart_dir else ""
     bundles = [
-        Bundle(r.name, objects_from_helm(r.manifest, chart_path, r.namespace, r.name), env=r.env, facts=facts,
-               values_files=r.values_files)
+        Bundle(
+            r.name,
+            objects_from_helm(r.manifest, chart_path, r.namespace, r.name),
+            env=r.env,
+            facts=facts,
+            values_files=r.values_files,
+        )
         for r in renders
-    ]  # fmt: skip
+    ]
     argocd = None
     if inputs.argocd_dir is not None:
         if not inputs.argocd_dir.is_dir():
@@ -192,7 +197,9 @@ def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
         ]
         generated = {f"{rel(inputs.argocd_dir, root)}/{name}" for name in inputs.generated}
         standalone = [obj for obj in objects if obj.file not in generated]
-        argocd_bundles = split_by_env(rel(inputs.argocd_dir, root), standalone, inputs.environments, facts)
+        argocd_bundles = split_by_env(
+            rel(inputs.argocd_dir, root), standalone, inputs.environments, facts
+        )
         bundles.extend(argocd_bundles)
         argocd = Bundle(rel(inputs.argocd_dir, root), objects, facts=facts)
     workflows = None

@@ -109,11 +109,13 @@ def problems(waivers: Iterable[Waiver], findings: Iterable[Finding], today: dt.d
     for waiver in waivers:
         if waiver.expired(today):
             out.append(
-                f"{waiver.describe()} has expired: fix the finding or renew the waiver with a new review"
+                f"{waiver.describe()} has expired: fix the finding or renew the waiver with a new "
+                "review"
             )
         elif waiver.expires - today > MAX_LIFETIME:
             out.append(
-                f"{waiver.describe()} runs longer than {MAX_LIFETIME.days} days: set an earlier expiry"
+                f"{waiver.describe()} runs longer than {MAX_LIFETIME.days} days: set an earlier "
+                "expiry"
             )
         elif not any(f.waiver is waiver for f in findings):
             out.append(f"{waiver.describe()} matches no finding: remove it")

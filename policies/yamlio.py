@@ -147,8 +147,7 @@ def _child(node: yaml.Node, key: PathKey) -> tuple[int, yaml.Node] | None:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
                 return key_node.start_mark.line + 1, value_node
         return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-        if 0 <= key < len(node.value):
-            item = node.value[key]
-            return item.start_mark.line + 1, item
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        item = node.value[key]
+        return item.start_mark.line + 1, item
     return None

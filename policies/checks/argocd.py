@@ -122,7 +122,7 @@ def expand(appset: Obj) -> tuple[list[dict[str, Any]], list[str]]:
             )
             if isinstance(patch, str) and go:
                 text = render(patch, element, strict)
-                extra = yaml.load(text, Loader=KubeLoader) if text.strip() else None
+                extra = yaml.load(text, Loader=KubeLoader)  # noqa: S506 (KubeLoader is a SafeLoader) if text.strip() else None
                 if extra is not None:
                     rendered = _merge(rendered, extra)
         except (TemplateError, yaml.YAMLError) as err:
@@ -222,7 +222,8 @@ def app_project(bundle: Bundle, params: Params) -> Iterator[Violation]:
         project = appset.get("spec", "template", "spec", "project")
         if isinstance(project, str) and "{{" in project:
             yield appset.violation(
-                f"templates its project ({project}): a generator value can move apps into another project",
+                f"templates its project ({project}): a generator value can move apps into another "
+                "project",
                 path=("spec", "template", "spec", "project"),
                 fix="set a literal project name in the ApplicationSet template",
             )

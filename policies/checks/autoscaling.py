@@ -48,11 +48,15 @@ def hpa_target_exists(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 f"scaleTargetRef {kind or '?'}/{name or '?'} is not rendered"
                 + (f" (rendered: {', '.join(rendered)})" if rendered else ""),
                 path=("spec", "scaleTargetRef"),
-                fix="set scaleTargetRef kind/name to the workload the chart renders (Rollout when rollouts.enabled)",
+                fix=(
+                    "set scaleTargetRef kind/name to the workload the chart renders (Rollout when "
+                    "rollouts.enabled)"
+                ),
             )
         elif api_version != target.api_version:
             yield hpa.violation(
-                f"scaleTargetRef apiVersion {api_version!r} does not match {target.kind} {target.api_version!r}",
+                f"scaleTargetRef apiVersion {api_version!r} does not match {target.kind} "
+                f"{target.api_version!r}",
                 path=("spec", "scaleTargetRef", "apiVersion"),
                 fix=f"set scaleTargetRef.apiVersion: {target.api_version}",
             )

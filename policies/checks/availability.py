@@ -88,7 +88,8 @@ def pdb_allows_eviction(bundle: Bundle, params: Params) -> Iterator[Violation]:
             count, source = min_replicas(pod.owner, bundle)
             if min_available >= count:
                 yield pdb.violation(
-                    f"minAvailable {min_available} is not below {pod.owner.ref}'s {count} pod(s) ({source})",
+                    f"minAvailable {min_available} is not below {pod.owner.ref}'s {count} pod(s) "
+                    f"({source})",
                     path=("spec", "minAvailable"),
                     values_key="podDisruptionBudget.minAvailable",
                     fix=f"set minAvailable below {count} (or use maxUnavailable: 1)",

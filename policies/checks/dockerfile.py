@@ -135,5 +135,8 @@ def no_baked_secrets(dockerfile: Dockerfile, params: Params) -> Iterator[Violati
                 yield dockerfile.violation(
                     f"{instruction.keyword} {name} bakes a secret into the image",
                     line=instruction.line,
-                    fix="pass secrets at run time (Kubernetes Secret) or with RUN --mount=type=secret",
+                    fix=(
+                        "pass secrets at run time (Kubernetes Secret) or with RUN "
+                        "--mount=type=secret"
+                    ),
                 )

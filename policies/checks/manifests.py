@@ -1,4 +1,5 @@
-"""Object-graph checks: selectors, Services, Ingresses, NetworkPolicies, labels, APIs, RBAC, secrets."""
+"""Object-graph checks: selectors, Services, Ingresses, NetworkPolicies, labels, APIs, RBAC,
+secrets."""
 
 from __future__ import annotations
 
@@ -28,9 +29,13 @@ def selector_matches_template(bundle: Bundle, params: Params) -> Iterator[Violat
             yield owner.violation("has no spec.selector", path=("spec", "selector"))
         elif not selects(selector, pod.labels):
             yield owner.violation(
-                f"spec.selector {selector_labels(owner) or selector} does not match the pod template labels",
+                f"spec.selector {selector_labels(owner) or selector} does not match the pod "
+                "template labels",
                 path=("spec", "selector"),
-                fix="use the same labels in spec.selector.matchLabels and spec.template.metadata.labels",
+                fix=(
+                    "use the same labels in spec.selector.matchLabels and "
+                    "spec.template.metadata.labels"
+                ),
             )
 
 
@@ -75,7 +80,8 @@ def service_selects_pods(bundle: Bundle, params: Params) -> Iterator[Violation]:
             ok = target in numbers if isinstance(target, int) else str(target) in names
             if not ok:
                 yield service.violation(
-                    f"port {port.get('name') or port.get('port')} targets {target!r}, which no selected container declares",
+                    f"port {port.get('name') or port.get('port')} targets {target!r}, which no "
+                    "selected container declares",
                     path=("spec", "ports", index, "targetPort"),
                     fix="set targetPort to a containerPort name or number of the selected pods",
                 )
@@ -96,7 +102,10 @@ def _ingress_backends(ingress: Obj) -> Iterator[tuple[tuple[Any, ...], dict[str,
 
 def _alb(ingress: Obj) -> bool:
     annotations = ingress.metadata.get("annotations") or {}
-    return ingress.get("spec", "ingressClassName") == "alb" or annotations.get("kubernetes.io/ingress.class") == "alb"
+    return (
+        ingress.get("spec", "ingressClassName") == "alb"
+        or annotations.get("kubernetes.io/ingress.class") == "alb"
+    )
 
 
 @check("ingress-backend-service", "manifests")

@@ -87,7 +87,10 @@ def capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
                 f"capabilities.add grants {', '.join(added)}",
                 container=container,
                 field=("securityContext", "capabilities", "add"),
-                fix=f"remove them from capabilities.add (allowed: {', '.join(sorted(allowed)) or 'none'})",
+                fix=(
+                    "remove them from capabilities.add (allowed: "
+                    f"{', '.join(sorted(allowed)) or 'none'})"
+                ),
             )
 
 

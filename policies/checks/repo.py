@@ -12,7 +12,7 @@ from policies.checks.images import split_image
 from policies.checks.workflows import find_stage
 from policies.model import Obj, Violation
 from policies.registry import REQUIRED, check
-from policies.sources import Repo, steps_of
+from policies.sources import Repo
 
 Params = Mapping[str, Any]
 
@@ -73,9 +73,17 @@ def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
     a counterpart in a production rendering, equal up to the image version."""
     if repo.argocd is None:
         return
-    mine = [o for o in repo.argocd.objects if o.file.endswith("/" + params["file"]) or o.file == params["file"]]
+    mine = [
+        o
+        for o in repo.argocd.objects
+        if o.file.endswith("/" + params["file"]) or o.file == params["file"]
+    ]
     if not mine:
-        yield Violation(subject=f"argocd/{params['file']}", message="does not exist", fix="add it or change the rule")
+        yield Violation(
+            subject=f"argocd/{params['file']}",
+            message="does not exist",
+            fix="add it or change the rule",
+        )
         return
     renders = {kind: repo.rendered(name) for kind, name in params["renders"].items()}
     fix = "regenerate argocd/rollout.yaml from the chart (or change the chart)"
@@ -83,7 +91,9 @@ def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
         if obj.kind == "Rollout":
             kind, _ = strategy(obj)
             render = renders.get(kind or "")
-            theirs = [o for o in render.of_kind("Rollout") if strategy(o)[0] == kind] if render else []
+            theirs = (
+                [o for o in render.of_kind("Rollout") if strategy(o)[0] == kind] if render else []
+            )
             fields = [tuple(f.split(".")) for f in params["compare"]]
         else:
             candidates = [r.find(obj.kind, obj.name) for r in renders.values() if r is not None]
@@ -98,8 +108,11 @@ def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
             here = _without_version(obj.get(*field), _image_tags(obj))
             there = _without_version(counterpart.get(*field), _image_tags(counterpart))
             for problem in diff(here, there, ".".join(field)):
-                yield obj.violation(f"differs from the chart's {counterpart.kind}/{counterpart.name}: {problem}",
-                                    path=field, fix=fix)  # fmt: skip
+                yield obj.violation(
+                    f"differs from the chart's {counterpart.kind}/{counterpart.name}: {problem}",
+                    path=field,
+                    fix=fix,
+                )
 
 
 @check("value-files-exist", "repo")
@@ -146,12 +159,11 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
     """CI's GitOps update, the rollback script and the chart agree on one image key."""
     key = params["key"]
     ci = repo.workflows.get(params["ci_file"]) if repo.workflows else None
-    if ci is not None and repo.workflows is not None:
-        if not find_stage(repo.workflows, ci, params["update"]):
-            yield ci.violation(
-                "has no GitOps update step that writes the image tag",
-                fix=f"add a step that writes .{key} of helm/values-<env>.yaml and pushes",
-            )
+    if ci is not None and repo.workflows and not find_stage(repo.workflows, ci, params["update"]):
+        yield ci.violation(
+            "has no GitOps update step that writes the image tag",
+            fix=f"add a step that writes .{key} of helm/values-<env>.yaml and pushes",
+        )
     for env, data in sorted(repo.environments.items()):
         gitops = data.get("gitops") if isinstance(data, dict) else None
         if not isinstance(gitops, dict):

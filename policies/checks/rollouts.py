@@ -208,7 +208,8 @@ def analysis_refs_check(bundle: Bundle, params: Params) -> Iterator[Violation]:
                     )
                     known = ", ".join(sorted(o.name for o in bundle.of_kind(kind))) or "none"
                     yield rollout.violation(
-                        f'{ref.label} references {kind} "{name}", which is not rendered (rendered: {known})',
+                        f'{ref.label} references {kind} "{name}", which is not rendered '
+                        f"(rendered: {known})",
                         path=ref.path,
                     )
                     continue
@@ -216,15 +217,20 @@ def analysis_refs_check(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 for arg, value in merged_args(template, ref.args).items():
                     if value is None:
                         yield rollout.violation(
-                            f'{ref.label}: arg "{arg}" of {template.kind}/{template.name} gets no value',
+                            f'{ref.label}: arg "{arg}" of {template.kind}/{template.name} gets no '
+                            "value",
                             path=(*ref.path, "args"),
-                            fix=f"pass {arg} in the analysis args or give it a default in the template",
+                            fix=(
+                                f"pass {arg} in the analysis args or give it a default in the "
+                                "template"
+                            ),
                         )
             for arg in ref.args:
                 name = str(arg.get("name"))
                 if ref.templates and declared and name not in declared:
                     yield rollout.violation(
-                        f'{ref.label}: arg "{name}" is declared by no referenced template, so the controller ignores it',
+                        f'{ref.label}: arg "{name}" is declared by no referenced template, so the '
+                        "controller ignores it",
                         path=(*ref.path, "args"),
                         fix="fix the arg name or declare it in the template's spec.args",
                     )
@@ -263,7 +269,8 @@ def _template_problems(template: Obj) -> Iterator[Violation]:
             )
         if not metric.text("successCondition") and not metric.text("failureCondition"):
             yield template.violation(
-                f"{label} has neither successCondition nor failureCondition, so every measurement succeeds",
+                f"{label} has neither successCondition nor failureCondition, so every measurement "
+                "succeeds",
                 path=metric.path,
             )
         count = _int(metric.text("count"))
@@ -271,7 +278,8 @@ def _template_problems(template: Obj) -> Iterator[Violation]:
         success_limit = _int(metric.text("consecutiveSuccessLimit")) or 0
         if count is not None and count < failure_limit + success_limit:
             yield template.violation(
-                f"{label}: count {count} is below failureLimit + consecutiveSuccessLimit ({failure_limit + success_limit})",
+                f"{label}: count {count} is below failureLimit + consecutiveSuccessLimit "
+                f"({failure_limit + success_limit})",
                 path=metric.path,
             )
         if count is not None and count > 1 and not metric.text("interval"):
@@ -301,7 +309,10 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-NO_DATA_FIX = "guard the condition, e.g. successCondition: len(result) > 0 && !isNaN(result[0]) && result[0] >= X"
+NO_DATA_FIX = (
+    "guard the condition, e.g. successCondition: len(result) > 0 && !isNaN(result[0]) "
+    "&& result[0] >= X"
+)
 
 
 @check("analysis-no-data", "manifests")
@@ -318,8 +329,13 @@ def analysis_no_data(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 if phase is not Phase.FAILED:
                     consequence = {
                         Phase.SUCCESSFUL: "counts as success",
-                        Phase.INCONCLUSIVE: "is Inconclusive (the rollout pauses instead of aborting)",
-                        Phase.ERROR: "makes the condition error (Error phase, retried until consecutiveErrorLimit)",
+                        Phase.INCONCLUSIVE: (
+                            "is Inconclusive (the rollout pauses instead of aborting)"
+                        ),
+                        Phase.ERROR: (
+                            "makes the condition error (Error phase, retried until "
+                            "consecutiveErrorLimit)"
+                        ),
                     }[phase]
                     yield template.violation(
                         f'metric "{metric.name}": {label} {consequence}',
@@ -371,9 +387,10 @@ def _threshold_problem(kind: str, metric: Metric, params: Params) -> str | None:
         info = _parse(metric)
         if info is not None and float(params["quantile"]) not in info.numbers:
             return f"does not compute the {params['quantile']} quantile"
-    elif kind == "restarts":
-        if not (_accepts(metric, 0.0) and _rejects(metric, 1.0) and _rejects(metric, 3.0)):
-            return "does not require exactly zero restarts"
+    elif kind == "restarts" and not (
+        _accepts(metric, 0.0) and _rejects(metric, 1.0) and _rejects(metric, 3.0)
+    ):
+        return "does not require exactly zero restarts"
     return None
 
 
@@ -416,7 +433,8 @@ def analysis_thresholds(bundle: Bundle, params: Params) -> Iterator[Violation]:
                             f"{metric.ref_label()} (used by {rollout.ref} {ref.label}) {problem}",
                             path=(*metric.path, "successCondition"),
                             fix=f"measure {wanted[kind]} against the seed's threshold (success >= "
-                            f"{params['success_rate']}, p99 < {params['latency_seconds']}s, 0 restarts)",
+                            f"{params['success_rate']}, p99 < {params['latency_seconds']}s, 0 "
+                            "restarts)",
                         )
         missing = [wanted[k] for k in wanted if k not in measured]
         if refs and missing:
@@ -460,7 +478,8 @@ def analysis_metric_names(bundle: Bundle, params: Params) -> Iterator[Violation]
                 allowed = exported[name].labels | set(params["target_labels"]) | pod_labels
                 for label in sorted(set(selector.matchers) - allowed):
                     yield template.violation(
-                        f'metric "{metric.name}" filters {name} on label "{label}", which it does not have '
+                        f'metric "{metric.name}" filters {name} on label "{label}", which it does '
+                        "not have "
                         f"(labels: {', '.join(sorted(exported[name].labels)) or 'none'})",
                         path=(*metric.path, "provider", "prometheus", "query"),
                         fix="filter on a label the series carries",
@@ -519,7 +538,8 @@ def canary_progression(bundle: Bundle, params: Params) -> Iterator[Violation]:
         weights = [w for w, _, _ in segments]
         if weights not in (want_weights, want_weights[:-1]):
             yield rollout.violation(
-                f"canary weights are {'/'.join(map(str, weights)) or 'none'}, the seed's are {'/'.join(map(str, want_weights))}",
+                f"canary weights are {'/'.join(map(str, weights)) or 'none'}, the seed's are "
+                f"{'/'.join(map(str, want_weights))}",
                 path=("spec", "strategy", "canary", "steps"),
                 fix=f"use the steps {plan}",
             )
@@ -534,7 +554,8 @@ def canary_progression(bundle: Bundle, params: Params) -> Iterator[Violation]:
             ]
             if any(p is None for p in paused):
                 yield rollout.violation(
-                    f"after setWeight {weight} a pause has no duration (waits for a manual promote)",
+                    f"after setWeight {weight} a pause has no duration (waits for a manual "
+                    "promote)",
                     path=("spec", "strategy", "canary", "steps", index),
                     fix=f"pause {show_seconds(want)} as the seed does",
                 )
@@ -547,7 +568,8 @@ def canary_progression(bundle: Bundle, params: Params) -> Iterator[Violation]:
             ):
                 stay = waited or max((a for a in analysed if a is not None), default=0.0)
                 yield rollout.violation(
-                    f"the canary stays {show_seconds(stay)} at {weight}%, the seed's step is {show_seconds(want)}",
+                    f"the canary stays {show_seconds(stay)} at {weight}%, the seed's step is "
+                    f"{show_seconds(want)}",
                     path=("spec", "strategy", "canary", "steps", index),
                     fix=f"use the steps {plan}",
                 )
@@ -555,7 +577,10 @@ def canary_progression(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 yield rollout.violation(
                     f"no analysis runs while the canary is at {weight}%",
                     path=("spec", "strategy", "canary", "steps", index),
-                    fix="add an analysis step after each pause (or background analysis from startingStep 0)",
+                    fix=(
+                        "add an analysis step after each pause (or background analysis from "
+                        "startingStep 0)"
+                    ),
                 )
 
 
@@ -569,7 +594,8 @@ def blue_green_window(bundle: Bundle, params: Params) -> Iterator[Violation]:
         delay = strat.get("scaleDownDelaySeconds", 30)
         if not isinstance(delay, int) or delay < want:
             yield rollout.violation(
-                f"scaleDownDelaySeconds is {delay}: the old version is gone before the {want // 60}-minute rollback window ends",
+                f"scaleDownDelaySeconds is {delay}: the old version is gone before the "
+                f"{want // 60}-minute rollback window ends",
                 path=("spec", "strategy", "blueGreen", "scaleDownDelaySeconds"),
                 fix=f"set blueGreen.scaleDownDelaySeconds: {want}",
             )

@@ -130,7 +130,8 @@ def gitops_update_guard(workflows: WorkflowSet, params: Params) -> Iterator[Viol
             missing = [c for c in params["conditions"] if not re.search(c, condition)]
             if missing:
                 yield wf.violation(
-                    f"the GitOps update is not limited to pushes to main (if: {condition or 'none'})",
+                    "the GitOps update is not limited to pushes to main (if: "
+                    f"{condition or 'none'})",
                     job=location.job,
                     path=("if",),
                     fix="add if: github.event_name == 'push' && github.ref == 'refs/heads/main'",
@@ -177,15 +178,28 @@ def _trivy_steps(workflows: WorkflowSet, wf: Workflow) -> Iterator[tuple[str, in
             run = workflows.commands(step) if step.get("run") else ""
             if "aquasecurity/trivy-action" in uses:
                 inputs = step.get("with") or {}
-                yield job_id, index, {"severity": inputs.get("severity"), "exit-code": inputs.get("exit-code"),
-                                      "format": inputs.get("format")}  # fmt: skip
+                yield (
+                    job_id,
+                    index,
+                    {
+                        "severity": inputs.get("severity"),
+                        "exit-code": inputs.get("exit-code"),
+                        "format": inputs.get("format"),
+                    },
+                )
             elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
                 sev = re.search(r"--severity[= ]([A-Z,]+)", run)
                 code = re.search(r"--exit-code[= ](\d+)", run)
                 fmt = re.search(r"--format[= ](\w+)", run)
-                yield job_id, index, {"severity": sev.group(1) if sev else None,
-                                      "exit-code": code.group(1) if code else None,
-                                      "format": fmt.group(1) if fmt else None}  # fmt: skip
+                yield (
+                    job_id,
+                    index,
+                    {
+                        "severity": sev.group(1) if sev else None,
+                        "exit-code": code.group(1) if code else None,
+                        "format": fmt.group(1) if fmt else None,
+                    },
+                )
 
 
 @check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"])
@@ -197,23 +211,31 @@ def trivy_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     for wf in _file(workflows, params):
         scans = list(_trivy_steps(workflows, wf))
         if not scans:
-            yield wf.violation("runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action")
+            yield wf.violation(
+                "runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action"
+            )
             continue
         gates = [(job, step, s) for job, step, s in scans if str(s["exit-code"]) == "1"]
         if not gates:
             for job, step, s in scans:
                 yield wf.violation(
-                    f"Trivy exit-code is {s['exit-code'] or 'not set'}, so findings never fail the build",
-                    job=job, step=step, fix="set exit-code: '1' on the scan that gates the build",
-                )  # fmt: skip
+                    f"Trivy exit-code is {s['exit-code'] or 'not set'}, so findings never fail "
+                    "the build",
+                    job=job,
+                    step=step,
+                    fix="set exit-code: '1' on the scan that gates the build",
+                )
         for job, step, s in gates:
             severity = s["severity"]
             levels = {x.strip().upper() for x in str(severity or "").split(",") if x.strip()}
             if not severity or not want <= levels:
                 yield wf.violation(
-                    f"the Trivy gate's severity is {severity or 'not set (all levels)'}, not {','.join(params['severities'])}",
-                    job=job, step=step, fix=f"set severity: {','.join(params['severities'])}",
-                )  # fmt: skip
+                    f"the Trivy gate's severity is {severity or 'not set (all levels)'}, not "
+                    f"{','.join(params['severities'])}",
+                    job=job,
+                    step=step,
+                    fix=f"set severity: {','.join(params['severities'])}",
+                )
 
 
 @check("actions-pinned", "workflows")
@@ -248,7 +270,10 @@ def actions_pinned(workflows: WorkflowSet, params: Params) -> Iterator[Violation
                         job=job_id,
                         step=index,
                         path=("uses",),
-                        fix=f"pin it: {ref.split('@')[0]}@<40-hex commit SHA>  # {ref.split('@')[-1]}",
+                        fix=(
+                            f"pin it: {ref.split('@')[0]}@<40-hex commit SHA>  # "
+                            f"{ref.split('@')[-1]}"
+                        ),
                     )
 
 
@@ -311,7 +336,10 @@ def oidc_cloud_auth(workflows: WorkflowSet, params: Params) -> Iterator[Violatio
                         "authenticates to AWS with static access keys",
                         job=job_id,
                         step=index,
-                        fix="use OIDC: role-to-assume with permissions id-token: write, and delete the key secrets",
+                        fix=(
+                            "use OIDC: role-to-assume with permissions id-token: write, and "
+                            "delete the key secrets"
+                        ),
                     )
                 if any(uses.startswith(a) for a in params["login_actions"]):
                     if not inputs.get("role-to-assume"):

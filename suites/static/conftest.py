@@ -21,7 +21,6 @@ from fixtures.static_config import OPTIONS, Option, build_config
 from fixtures.static_session import StaticSession, preflight
 from policies.catalogue import load_catalogue
 from policies.errors import InputError
-from policies.model import Severity
 from policies.waivers import load_waivers
 
 SESSION_KEY = pytest.StashKey[StaticSession]()
@@ -31,22 +30,37 @@ HERE = Path(__file__).resolve().parent
 def _add_option(group: Any, parser: pytest.Parser, option: Option) -> None:
     try:
         if option.multiple:
-            group.addoption(option.flag, dest=f"static_{option.dest}", action="append", default=None,
-                            help=f"{option.help} [ini: {option.ini}, env: {option.env}]")  # fmt: skip
+            group.addoption(
+                option.flag,
+                dest=f"static_{option.dest}",
+                action="append",
+                default=None,
+                help=f"{option.help} [ini: {option.ini}, env: {option.env}]",
+            )
         else:
-            group.addoption(option.flag, dest=f"static_{option.dest}", default=None,
-                            help=f"{option.help} [ini: {option.ini}, env: {option.env}]")  # fmt: skip
+            group.addoption(
+                option.flag,
+                dest=f"static_{option.dest}",
+                default=None,
+                help=f"{option.help} [ini: {option.ini}, env: {option.env}]",
+            )
     except ValueError:
         pass  # another tier's conftest registered the same flag; it means the same input
-    parser.addini(option.ini, option.help, type="linelist" if option.multiple else "string", default=None)
+    parser.addini(
+        option.ini, option.help, type="linelist" if option.multiple else "string", default=None
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "delivery-platform conformance suite")
     for option in OPTIONS:
         _add_option(group, parser, option)
-    group.addoption("--list-policies", action="store_true", default=False,
-                    help="print every policy rule (id, severity, title) and exit")  # fmt: skip
+    group.addoption(
+        "--list-policies",
+        action="store_true",
+        default=False,
+        help="print every policy rule (id, severity, title) and exit",
+    )
 
 
 def _getter(config: pytest.Config) -> Any:
@@ -56,8 +70,13 @@ def _getter(config: pytest.Config) -> Any:
             return cli
         env = os.environ.get(option.env)
         if env is not None:
-            return env.split(";") if option.multiple and option.dest == "variants" else (
-                [v for v in env.replace(",", ";").split(";") if v] if option.multiple else env)
+            return (
+                env.split(";")
+                if option.multiple and option.dest == "variants"
+                else (
+                    [v for v in env.replace(",", ";").split(";") if v] if option.multiple else env
+                )
+            )
         ini = config.getini(option.ini)
         return ini if ini not in (None, [], "") else None
 
@@ -82,7 +101,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def _in_this_tier(config: pytest.Config) -> bool:
     args = [Path(a.split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
-    return any(HERE == a or HERE.is_relative_to(a) or a.is_relative_to(HERE) for a in args)
+    return any(a == HERE or HERE.is_relative_to(a) or a.is_relative_to(HERE) for a in args)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,11 +157,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.section(f"waived findings ({len(results.waived)})", sep="-")
         for finding in results.waived:
             assert finding.waiver is not None
-            tr.write_line(f"{finding.text()}  [waived until {finding.waiver.expires}: {finding.waiver.reason}]")
+            tr.write_line(
+                f"{finding.text()}  [waived until {finding.waiver.expires}: "
+                f"{finding.waiver.reason}]"
+            )
     path = session.config.sarif
     if path is not None:
         write_sarif(path, sarif(results.findings, session.catalogue, session.locator))
-        tr.write_line(f"static tier: SARIF with {len(results.findings)} finding(s) written to {path}")
+        tr.write_line(
+            f"static tier: SARIF with {len(results.findings)} finding(s) written to {path}"
+        )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(results.findings, session.locator):
             sys.stdout.write(line + "\n")
@@ -161,4 +185,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "script" in metafunc.fixturenames:
         metafunc.parametrize("script", list(cfg.scripts), ids=[cfg.shown(p) for p in cfg.scripts])
     if "dockerfile" in metafunc.fixturenames:
-        metafunc.parametrize("dockerfile", list(cfg.dockerfiles), ids=[cfg.shown(p) for p in cfg.dockerfiles])
+        metafunc.parametrize(
+            "dockerfile", list(cfg.dockerfiles), ids=[cfg.shown(p) for p in cfg.dockerfiles]
+        )

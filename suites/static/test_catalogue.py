@@ -17,7 +17,9 @@ MINIMUM_RULES = 45
 
 
 def test_the_catalogue_has_enough_rules() -> None:
-    assert len(CATALOGUE.rules) >= MINIMUM_RULES, f"{len(CATALOGUE.rules)} rules, the issue asks for {MINIMUM_RULES}"
+    assert len(CATALOGUE.rules) >= MINIMUM_RULES, (
+        f"{len(CATALOGUE.rules)} rules, the issue asks for {MINIMUM_RULES}"
+    )
 
 
 @pytest.mark.parametrize("rule_id", [rule.id for rule in CATALOGUE.rules])
@@ -33,7 +35,9 @@ def test_rule_has_a_passing_and_a_failing_case(rule_id: str) -> None:
 
 def test_no_case_belongs_to_a_missing_rule() -> None:
     stray = orphans(list(CATALOGUE.rules))
-    assert not stray, "cases of rules that do not exist (renamed or deleted?): " + ", ".join(map(str, stray))
+    assert not stray, "cases of rules that do not exist (renamed or deleted?): " + ", ".join(
+        map(str, stray)
+    )
 
 
 def test_every_check_is_used_by_a_rule() -> None:
@@ -45,9 +49,12 @@ def test_every_check_is_used_by_a_rule() -> None:
 def test_docs_policies_md_is_current(static: StaticSession) -> None:
     path = static.config.root / "docs" / "policies.md"
     expected = render_catalogue(CATALOGUE)
-    assert path.is_file(), "docs/policies.md is missing: run `.venv/bin/python -m policies.docs > docs/policies.md`"
+    assert path.is_file(), (
+        "docs/policies.md is missing: run `.venv/bin/python -m policies.docs > docs/policies.md`"
+    )
     assert path.read_text(encoding="utf-8") == expected, (
-        "docs/policies.md is stale: regenerate it with `.venv/bin/python -m policies.docs > docs/policies.md`"
+        "docs/policies.md is stale: regenerate it with `.venv/bin/python -m policies.docs > "
+        "docs/policies.md`"
     )
 
 

@@ -24,7 +24,9 @@ def test_chart_renders(static: StaticSession, render_target: str) -> None:
     assert error is None, str(error)
     bundle = static.repo.rendered(render_target)
     kinds = {obj.kind for obj in bundle.objects} if bundle else set()
-    assert kinds & {"Rollout", "Deployment"}, f"{render_target} renders no workload (kinds: {sorted(kinds)})"
+    assert kinds & {"Rollout", "Deployment"}, (
+        f"{render_target} renders no workload (kinds: {sorted(kinds)})"
+    )
 
 
 def _render_with(static: StaticSession, tmp_path: Path, extra: dict[str, Any]) -> str:
@@ -32,8 +34,14 @@ def _render_with(static: StaticSession, tmp_path: Path, extra: dict[str, Any]) -
     env = static.config.envs.get("production") or next(iter(static.config.envs.values()))
     bad = tmp_path / "bad-values.yaml"
     bad.write_text(yaml.safe_dump(extra))
-    request = RenderRequest(static.config.chart, env.release, env.namespace, (env.values, bad), (),
-                            static.config.kube_version)  # fmt: skip
+    request = RenderRequest(
+        static.config.chart,
+        env.release,
+        env.namespace,
+        (env.values, bad),
+        (),
+        static.config.kube_version,
+    )
     _, error = helm_template_e(request)
     return error.stderr if error else ""
 
@@ -45,7 +53,9 @@ def test_values_schema_rejects_a_misspelt_key(static: StaticSession, tmp_path: P
     assert "minReplica" in stderr and "additional" in stderr.lower(), stderr
 
 
-def test_values_schema_rejects_a_misspelt_top_level_key(static: StaticSession, tmp_path: Path) -> None:
+def test_values_schema_rejects_a_misspelt_top_level_key(
+    static: StaticSession, tmp_path: Path
+) -> None:
     stderr = _render_with(static, tmp_path, {"imgae": {"tag": "abc1234"}})
     assert "imgae" in stderr, f"helm accepted the unknown top-level key imgae:\n{stderr}"
 
@@ -59,12 +69,20 @@ def test_values_schema_rejects_a_wrong_type(static: StaticSession, tmp_path: Pat
 def _objects_without_additional_properties(schema: Any, path: str = "") -> list[str]:
     found: list[str] = []
     if isinstance(schema, dict):
-        if schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema:
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and "additionalProperties" not in schema
+        ):
             found.append(path or "(root)")
         for key, value in schema.items():
-            if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+            if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(
+                value, dict
+            ):
                 for name, sub in value.items():
-                    found += _objects_without_additional_properties(sub, f"{path}.{name}".lstrip("."))
+                    found += _objects_without_additional_properties(
+                        sub, f"{path}.{name}".lstrip(".")
+                    )
             elif isinstance(value, (dict, list)) and key not in ("enum", "examples", "default"):
                 found += _objects_without_additional_properties(value, path)
     elif isinstance(schema, list):
@@ -76,7 +94,9 @@ def _objects_without_additional_properties(schema: Any, path: str = "") -> list[
 def test_values_schema_rejects_the_latest_tag(static: StaticSession, tmp_path: Path) -> None:
     """Defence in depth: the chart refuses `latest` before images/explicit-tag sees it."""
     stderr = _render_with(static, tmp_path, {"image": {"tag": "latest"}})
-    assert "/image/tag" in stderr or "image.tag" in stderr, f"helm rendered image.tag: latest:\n{stderr}"
+    assert "/image/tag" in stderr or "image.tag" in stderr, (
+        f"helm rendered image.tag: latest:\n{stderr}"
+    )
 
 
 def test_values_schema_closes_every_object(static: StaticSession) -> None:
@@ -88,4 +108,6 @@ def test_values_schema_closes_every_object(static: StaticSession) -> None:
     except ValueError as err:
         pytest.fail(f"{static.config.shown(path)}: not JSON ({err})", pytrace=False)
     open_objects = _objects_without_additional_properties(schema)
-    assert not open_objects, f"objects in values.schema.json without additionalProperties: {open_objects}"
+    assert not open_objects, (
+        f"objects in values.schema.json without additionalProperties: {open_objects}"
+    )

@@ -34,9 +34,19 @@ GUARDED = "len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.99"
         (GUARDED, None, [NAN], Phase.FAILED),
         ("result[0] >= 0.99", None, [], Phase.ERROR),  # index out of range: an Error measurement
         ("result[0] >= 0.99", None, [NAN], Phase.FAILED),  # NaN comparisons are false, as in Go
-        (None, "result[0] < 0.99", [NAN], Phase.SUCCESSFUL),  # the trap analysis/no-data-fails catches
+        (
+            None,
+            "result[0] < 0.99",
+            [NAN],
+            Phase.SUCCESSFUL,
+        ),  # the trap analysis/no-data-fails catches
         ("result[0] < 0.5", "result[0] >= 0.5", [], Phase.ERROR),
-        ("len(result) > 0 && result[0] < 0.5", "len(result) > 0 && result[0] >= 0.5", [], Phase.INCONCLUSIVE),
+        (
+            "len(result) > 0 && result[0] < 0.5",
+            "len(result) > 0 && result[0] >= 0.5",
+            [],
+            Phase.INCONCLUSIVE,
+        ),
         (None, None, [1.0], Phase.SUCCESSFUL),
         ("result == 0", None, 0.0, Phase.SUCCESSFUL),  # a scalar query
         ("all(result, {# < 0.5}) && len(result) > 0", None, [0.1, 0.2], Phase.SUCCESSFUL),
@@ -50,8 +60,9 @@ GUARDED = "len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.99"
         ("result[0]", None, [1.0], Phase.ERROR),  # not a bool
     ],
 )
-def test_conditions_are_measured_like_argo_rollouts(success: str | None, failure: str | None, result: object,
-                                                     phase: Phase) -> None:  # fmt: skip
+def test_conditions_are_measured_like_argo_rollouts(
+    success: str | None, failure: str | None, result: object, phase: Phase
+) -> None:
     assert measure(success, failure, result) is phase
 
 
@@ -77,13 +88,17 @@ def test_expression_language_semantics(condition: str, value: bool) -> None:
 
 def test_promql_names_metrics_not_functions_or_labels() -> None:
     query = substitute_args(
-        'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="{{args.ns}}",'
+        "histogram_quantile(0.99, sum by (le) "
+        '(rate(http_request_duration_seconds_bucket{namespace="{{args.ns}}",'
         ' route=~"/api/.*"}[2m]))) / on(pod) group_left up offset 5m',
         {"ns": "production"},
     )
     info = parse(query)
     assert info.metrics == {"http_request_duration_seconds_bucket", "up"}
-    assert info.selectors[0].matchers == {"namespace": ("=", "production"), "route": ("=~", "/api/.*")}
+    assert info.selectors[0].matchers == {
+        "namespace": ("=", "production"),
+        "route": ("=~", "/api/.*"),
+    }
     assert {"le", "pod"} <= info.label_lists
     assert 0.99 in info.numbers
 
@@ -92,7 +107,12 @@ def test_go_templates_render_like_argo_cd() -> None:
     patch = "{{- if .autoSync }}\nspec:\n  syncPolicy: {automated: {prune: true}}\n{{- end }}"
     assert "automated" in render(patch, {"autoSync": True})
     assert render(patch, {"autoSync": False}).strip() == ""
-    assert render('{{ .env | upper | quote }}-{{ if eq .env "dev" }}D{{ else }}X{{ end }}', {"env": "dev"}) == '"DEV"-D'
+    assert (
+        render(
+            '{{ .env | upper | quote }}-{{ if eq .env "dev" }}D{{ else }}X{{ end }}', {"env": "dev"}
+        )
+        == '"DEV"-D'
+    )
     with pytest.raises(TemplateError, match="no entry for key 'cluster'"):
         render("{{ .cluster }}", {"env": "dev"}, strict=True)
     assert render("{{ .cluster }}", {}, strict=False) == "<no value>"
@@ -119,18 +139,29 @@ def _write_waivers(tmp_path: Path, body: str) -> Path:
 
 
 def test_waiver_with_unknown_rule_is_an_error(tmp_path: Path) -> None:
-    path = _write_waivers(tmp_path, "waivers:\n  - rule: pod-security/run-as-root\n"
-                                    "    reason: a long enough reason for the reviewer\n    expires: 2099-01-01\n")  # fmt: skip
-    with pytest.raises(CatalogueError, match=r"waivers\.yaml:2: waiver names unknown rule id 'pod-security/run-as-root'"):
+    path = _write_waivers(
+        tmp_path,
+        "waivers:\n  - rule: pod-security/run-as-root\n"
+        "    reason: a long enough reason for the reviewer\n    expires: 2099-01-01\n",
+    )
+    with pytest.raises(
+        CatalogueError,
+        match=r"waivers\.yaml:2: waiver names unknown rule id 'pod-security/run-as-root'",
+    ):
         load_waivers(path, load_catalogue())
 
 
 def test_waiver_needs_reason_and_date(tmp_path: Path) -> None:
-    path = _write_waivers(tmp_path, "waivers:\n  - {rule: images/explicit-tag, reason: ok, expires: 2099-01-01}\n")
+    path = _write_waivers(
+        tmp_path, "waivers:\n  - {rule: images/explicit-tag, reason: ok, expires: 2099-01-01}\n"
+    )
     with pytest.raises(CatalogueError, match="needs a reason"):
         load_waivers(path, load_catalogue())
-    path = _write_waivers(tmp_path, "waivers:\n  - rule: images/explicit-tag\n    reason: a long enough reason "
-                                    "for the reviewer\n    expires: soon\n")  # fmt: skip
+    path = _write_waivers(
+        tmp_path,
+        "waivers:\n  - rule: images/explicit-tag\n    reason: a long enough reason "
+        "for the reviewer\n    expires: soon\n",
+    )
     with pytest.raises(CatalogueError, match="is not a YYYY-MM-DD date"):
         load_waivers(path, load_catalogue())
 
@@ -139,9 +170,12 @@ def test_waivers_suppress_until_they_expire(tmp_path: Path) -> None:
     catalogue = load_catalogue()
     rule = catalogue.get("images/explicit-tag")
     case = next(c for c in find_cases(rule) if c.path.name == "fail-latest.yaml")
-    path = _write_waivers(tmp_path, "waivers:\n  - rule: images/explicit-tag\n    subject: 'Rollout/production/*'\n"
-                                    "    reason: the vendor publishes only latest until 2.0\n"
-                                    "    expires: 2026-03-31\n")  # fmt: skip
+    path = _write_waivers(
+        tmp_path,
+        "waivers:\n  - rule: images/explicit-tag\n    subject: 'Rollout/production/*'\n"
+        "    reason: the vendor publishes only latest until 2.0\n"
+        "    expires: 2026-03-31\n",
+    )
     waivers = load_waivers(path, catalogue)
     before, after = dt.date(2026, 3, 31), dt.date(2026, 4, 1)
     findings = run_case(case)
@@ -162,10 +196,14 @@ def test_reports_point_at_the_values_line(tmp_path: Path) -> None:
     case = next(c for c in find_cases(rule) if c.path.name == "fail-latest.yaml")
     findings = run_case(case)
     (tmp_path / "helm").mkdir()
-    (tmp_path / "helm/values-production.yaml").write_text("# prod\nimage:\n  # the tag\n  tag: latest\n")
+    (tmp_path / "helm/values-production.yaml").write_text(
+        "# prod\nimage:\n  # the tag\n  tag: latest\n"
+    )
     locator = Locator(tmp_path, {"production": ["helm/values-production.yaml"]})
     lines = github_annotations(findings, locator)
-    assert lines[0].startswith("::error file=helm/values-production.yaml,line=4,title=images/explicit-tag::")
+    assert lines[0].startswith(
+        "::error file=helm/values-production.yaml,line=4,title=images/explicit-tag::"
+    )
     log = sarif(findings, catalogue, locator)
     assert log["version"] == "2.1.0"
     assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len(catalogue.rules)
@@ -176,7 +214,9 @@ def test_reports_point_at_the_values_line(tmp_path: Path) -> None:
 
 
 def test_annotations_escape_newlines_and_percent(tmp_path: Path) -> None:
-    case = next(c for c in find_cases(load_catalogue().get("analysis/no-data-fails")) if not c.passing)
+    case = next(
+        c for c in find_cases(load_catalogue().get("analysis/no-data-fails")) if not c.passing
+    )
     findings = run_case(case)
     for line in github_annotations(findings, Locator(tmp_path)):
         assert "\n" not in line and line.count("::") == 2

@@ -16,7 +16,9 @@ RULES = load_catalogue().rules
 def test_policy(static: StaticSession, rule_id: str) -> None:
     rule = static.catalogue.get(rule_id)
     if rule.scope in ("workloads", "manifests", "repo") and (failures := static.render_failures()):
-        pytest.fail("cannot judge the chart: it does not render\n" + "\n".join(failures), pytrace=False)
+        pytest.fail(
+            "cannot judge the chart: it does not render\n" + "\n".join(failures), pytrace=False
+        )
     findings = static.results.for_rule(rule_id)
     errors = [f for f in findings if f.severity is Severity.ERROR and f.waiver is None]
     if errors:

@@ -21,8 +21,12 @@ def test_rule_case(case: Case) -> None:
         return
     assert findings, f"{case.name} should fail, but {case.rule.id} found nothing"
     for expected in case.meta.get("expect") or []:
-        assert any(expected in text for text in texts), f"no finding contains {expected!r}; findings:\n{shown}"
+        assert any(expected in text for text in texts), (
+            f"no finding contains {expected!r}; findings:\n{shown}"
+        )
     severity = case.meta.get("severity")
     if severity:
         wrong = [t for f, t in zip(findings, texts, strict=True) if str(f.severity) != severity]
-        assert not wrong, f"expected severity {severity} in env {case.meta.get('env')}, got:\n" + "\n".join(wrong)
+        assert not wrong, (
+            f"expected severity {severity} in env {case.meta.get('env')}, got:\n" + "\n".join(wrong)
+        )

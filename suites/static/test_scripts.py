@@ -31,25 +31,49 @@ class Misuse:
 
 MISUSES = [
     Misuse("promote-canary.sh", (), EX_USAGE, "Usage:"),
-    Misuse("promote-canary.sh", ("frobnicate", "production", "sre-platform"), EX_USAGE, "unknown action 'frobnicate'"),
-    Misuse("promote-canary.sh", ("status", "prod", "sre-platform"), EX_DATAERR, "unknown environment 'prod'"),
+    Misuse(
+        "promote-canary.sh",
+        ("frobnicate", "production", "sre-platform"),
+        EX_USAGE,
+        "unknown action 'frobnicate'",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("status", "prod", "sre-platform"),
+        EX_DATAERR,
+        "unknown environment 'prod'",
+    ),
     Misuse("rollback.sh", (), EX_USAGE, "Usage:"),
     Misuse("rollback.sh", ("production",), EX_USAGE, "reason"),
     Misuse("rollback.sh", ("prod", "error rate spike"), EX_DATAERR, "unknown environment 'prod'"),
-    Misuse("rollback.sh", ("production", "error rate spike", "--to", "bad tag!"), EX_USAGE, "not a valid image tag"),
+    Misuse(
+        "rollback.sh",
+        ("production", "error rate spike", "--to", "bad tag!"),
+        EX_USAGE,
+        "not a valid image tag",
+    ),
     Misuse("validate-deployment.sh", (), EX_USAGE, "Usage:"),
     Misuse("validate-deployment.sh", ("prod",), EX_DATAERR, "unknown environment 'prod'"),
     Misuse("setup-argocd.sh", ("--bogus",), EX_USAGE, "unknown option '--bogus'"),
 ]
 
 
-def _run(path: Path, args: tuple[str, ...], root: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    path: Path, args: tuple[str, ...], root: Path, home: Path
+) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
     for key in ("SRE_PLATFORM_CACHE", "XDG_CACHE_HOME"):
         if key in os.environ:
             env[key] = os.environ[key]
-    return subprocess.run([str(path), *args], cwd=root, env=env, capture_output=True, text=True, timeout=30,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        [str(path), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
@@ -62,8 +86,12 @@ def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> 
     if script.name in PASS_THROUGH:
         pytest.skip(f"{script.name} passes its arguments through")
     result = _run(script, ("--no-such-option",), static.config.root, tmp_path)
-    assert result.returncode == EX_USAGE, f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
-    assert "--no-such-option" in result.stderr, f"the message does not name the option:\n{result.stderr}"
+    assert result.returncode == EX_USAGE, (
+        f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
+    )
+    assert "--no-such-option" in result.stderr, (
+        f"the message does not name the option:\n{result.stderr}"
+    )
 
 
 @pytest.mark.parametrize("misuse", MISUSES, ids=[m.id for m in MISUSES])
@@ -73,5 +101,7 @@ def test_bad_arguments(static: StaticSession, misuse: Misuse, tmp_path: Path) ->
         pytest.skip(f"{misuse.script} is not among the configured scripts")
     result = _run(path, misuse.args, static.config.root, tmp_path)
     output = result.stdout + result.stderr
-    assert result.returncode == misuse.exit_code, f"exit {result.returncode}, expected {misuse.exit_code}:\n{output}"
+    assert result.returncode == misuse.exit_code, (
+        f"exit {result.returncode}, expected {misuse.exit_code}:\n{output}"
+    )
     assert misuse.says in output, f"expected the message to say {misuse.says!r}:\n{output}"

@@ -1,0 +1,246 @@
+"""Speed of the static tier (warm wall time) and of the policy engine at scale.
+
+Prints `<name>: <value> <unit>` lines (docs/interfaces.md, Benchmarks):
+  static-tier-warm-wall      the whole `pytest suites/static`, warm caches, best of N runs
+  engine-objects-per-second  10,000 generated Deployments through every workload/manifest rule
+  <linter>-objects-per-second the comparison linter on the same files, in the same run
+Exit 0 after measuring; non-zero only when it cannot measure (e.g. helm is not built).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from fixtures.render import RenderRequest, helm_template_e  # noqa: E402
+from fixtures.tools import ToolMissing, tool_dir, tool_path  # noqa: E402
+from policies.catalogue import load_catalogue  # noqa: E402
+from policies.engine import evaluate  # noqa: E402
+from policies.inputs import objects_from_file  # noqa: E402
+from policies.model import Bundle  # noqa: E402
+from policies.sources import Repo  # noqa: E402
+
+Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def figure(name: str, value: float | str, unit: str = "") -> None:
+    shown = f"{value:.2f}" if isinstance(value, float) else value
+    print(f"{name}: {shown} {unit}".rstrip(), flush=True)
+
+
+def tier_wall(runs: int) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/static",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--sarif",
+        "",
+    ]
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=False)  # warm the caches
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if proc.returncode != 0:
+            figure("static-tier-status", f"FAILED (exit {proc.returncode})")
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "?"
+    figure("static-tier-warm-wall", min(walls), "s")
+    figure("static-tier-warm-wall-median", statistics.median(walls), "s")
+    figure("static-tier-warm-cpu", min(cpus), "s")
+    figure("static-tier-tests", summary)
+    figure("load-average-1m", os.getloadavg()[0])
+
+
+def base_deployment() -> dict[str, Any]:
+    """The chart's real production pod spec, rendered as the plain-Deployment variant."""
+    request = RenderRequest(
+        ROOT / "helm",
+        "sre-platform",
+        "production",
+        (ROOT / "helm/values-production.yaml",),
+        ("rollouts.enabled=false",),
+        "v1.34.0",
+    )
+    manifest, error = helm_template_e(request)
+    if error is not None:
+        raise SystemExit(f"bench-static: cannot render the chart: {error}")
+    for doc in yaml.load_all(manifest, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(doc, dict) and doc.get("kind") == "Deployment":
+            return doc
+    raise SystemExit("bench-static: the chart rendered no Deployment")
+
+
+def generate(count: int, per_file: int, folder: Path) -> list[Path]:
+    """`count` Deployments, a tenth of them with a realistic defect each, in files of `per_file`."""
+    base = base_deployment()
+    files = []
+    for start in range(0, count, per_file):
+        docs = []
+        for i in range(start, min(start + per_file, count)):
+            obj = copy.deepcopy(base)
+            name = f"app-{i:05d}"
+            obj["metadata"]["name"] = name
+            for labels in (
+                obj["metadata"]["labels"],
+                obj["spec"]["selector"]["matchLabels"],
+                obj["spec"]["template"]["metadata"]["labels"],
+            ):
+                labels["app.kubernetes.io/name"] = name
+            container = obj["spec"]["template"]["spec"]["containers"][0]
+            if i % 10 == 1:
+                container["image"] = container["image"].rsplit(":", 1)[0] + ":latest"
+            elif i % 10 == 2:
+                container.pop("resources", None)
+            elif i % 10 == 3:
+                container["securityContext"] = {"privileged": True}
+            docs.append(obj)
+        path = folder / f"workloads-{start // per_file:03d}.yaml"
+        path.write_text(yaml.dump_all(docs, Dumper=Dumper, sort_keys=False))
+        files.append(path)
+    return files
+
+
+def engine_file(path: str) -> tuple[int, int, float, float]:
+    """(objects, findings, parse seconds, rule seconds) for one file as one bundle."""
+    catalogue = load_catalogue()
+    rules = catalogue.for_scope("workloads", "manifests")
+    started = time.perf_counter()
+    objects = objects_from_file(Path(path), Path(path).parent, namespace="production")
+    parsed = time.perf_counter()
+    repo = Repo(
+        root=str(Path(path).parent), bundles=[Bundle(Path(path).name, objects, env="production")]
+    )
+    findings = sum(len(evaluate(rule, repo)) for rule in rules)
+    return len(objects), findings, parsed - started, time.perf_counter() - parsed
+
+
+def engine(files: list[Path], jobs: int) -> tuple[float, int, int, float, float]:
+    started = time.perf_counter()
+    if jobs == 1:
+        results = [engine_file(str(f)) for f in files]
+    else:
+        with Pool(jobs) as pool:
+            results = pool.map(engine_file, [str(f) for f in files])
+    wall = time.perf_counter() - started
+    objects = sum(r[0] for r in results)
+    return (
+        wall,
+        objects,
+        sum(r[1] for r in results),
+        sum(r[2] for r in results),
+        sum(r[3] for r in results),
+    )
+
+
+def comparison_linter(files: list[Path], objects: int) -> None:
+    try:
+        binary = tool_path("kube-score")
+    except ToolMissing:
+        binary = tool_dir("kube-score") / "kube-score" if _has_pin("kube-score") else None
+        if binary is None or not binary.is_file():
+            figure("kube-score", "not built (make tools); no comparison")
+            return
+    checks = subprocess.run(
+        [str(binary), "list"], capture_output=True, text=True, check=False
+    ).stdout
+    default_checks = [
+        line for line in checks.splitlines()[1:] if line.strip() and ",default," in line
+    ]
+    command = [
+        str(binary),
+        "score",
+        "--output-format",
+        "ci",
+        "--kubernetes-version",
+        "v1.34",
+        *map(str, files),
+    ]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    figure("kube-score-version", "v1.20.0 (kube-linter: module proxy refuses it, not built)")
+    figure("kube-score-checks", len(default_checks), "default checks")
+    figure("kube-score-wall", wall, "s")
+    figure("kube-score-objects-per-second", objects / wall, "objects/s")
+    figure(
+        "kube-score-findings",
+        sum(1 for line in proc.stdout.splitlines() if line.startswith("[CRITICAL]")),
+        "critical lines",
+    )
+    return None
+
+
+def _has_pin(tool: str) -> bool:
+    try:
+        tool_dir(tool)
+    except ToolMissing:
+        return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--per-file", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=3, help="warm tier runs (best is reported)")
+    parser.add_argument(
+        "--skip-tier", action="store_true", help="only the engine/linter comparison"
+    )
+    args = parser.parse_args()
+    try:
+        tool_path("helm")
+    except ToolMissing as err:
+        print(f"bench-static: {err}", file=sys.stderr)
+        return 69
+    if not args.skip_tier:
+        tier_wall(args.runs)
+    with tempfile.TemporaryDirectory(prefix="bench-static-") as tmp:
+        files = generate(args.objects, args.per_file, Path(tmp))
+        rules = load_catalogue().for_scope("workloads", "manifests")
+        figure("engine-rules", len(rules), "workload/manifest rules")
+        wall, objects, findings, parse_s, rule_s = engine(files, 1)
+        figure("engine-objects-per-second", objects / wall, "objects/s (1 process)")
+        figure(
+            "engine-parse-share",
+            100 * parse_s / (parse_s + rule_s),
+            "% of engine time in YAML parsing",
+        )
+        figure("engine-findings", findings)
+        jobs = min(os.cpu_count() or 1, len(files))
+        wall2, objects2, _, _, _ = engine(files, jobs)
+        figure(
+            "engine-objects-per-second-parallel", objects2 / wall2, f"objects/s ({jobs} processes)"
+        )
+        comparison_linter(files, objects)
+        ks_line = None
+    del ks_line
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
