@@ -1,0 +1,114 @@
+"""Breaking a healthy environment one way at a time makes exactly the matching check fail.
+
+Given the scratch environment (every check passes, test_healthy.py), each scenario breaks
+one thing the way it breaks in real life and runs the tier: the exit code is 1 and the
+failed checks are precisely the ones that describe the break, with a message that says
+what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import RELEASE, ScratchEnvironment, rollout_healthy
+from fixtures.kube import wait_until
+from fixtures.tools import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DRIFT = "image tag == git (drift)"
+RESTARTS = "restarts since revision"
+P99 = "slo latency p99"
+SUCCESS = "slo success rate"
+
+
+def test_wrong_image_tag_in_git_fails_drift(scratch: ScratchEnvironment, tmp_path: Path) -> None:
+    # Given: a GitOps checkout whose values file names another tag than the one running
+    gitops = tmp_path / "gitops"
+    shutil.copytree(REPO_ROOT / "helm", gitops / "helm")
+    values_file = gitops / "helm" / "values-lab.yaml"
+    values = yaml.safe_load(values_file.read_text())
+    values["image"]["tag"] = "0123456789abcdef0123456789abcdef01234567"
+    values_file.write_text(yaml.safe_dump(values))
+
+    # When
+    result = scratch.run_tier("--gitops-root", str(gitops))
+
+    # Then
+    assert result.returncode == 1, result
+    assert result.failed() == [DRIFT], result
+    message = result.checks[DRIFT]["message"]
+    assert "0123456789abcdef0123456789abcdef01234567" in message, message
+    assert f"is {scratch.tag}" in message and "drifted from git" in message, message
+
+
+@pytest.fixture
+def restarted_pod(scratch: ScratchEnvironment) -> Iterator[str]:
+    """One pod of the current revision whose container crashed three times (exit 1)."""
+    cluster, namespace = scratch.cluster, scratch.namespace
+    pods = json.loads(
+        cluster.kubectl("get", "pods", "-n", namespace, "-l",
+                        f"app.kubernetes.io/instance={RELEASE}", "-o", "json").stdout
+    )["items"]  # fmt: skip
+    pod = pods[0]["metadata"]["name"]
+    patch: list[dict[str, Any]] = [
+        {"op": "replace", "path": "/status/containerStatuses/0/restartCount", "value": 3},
+        {"op": "replace", "path": "/status/containerStatuses/0/lastState",
+         "value": {"terminated": {"exitCode": 1, "reason": "Error",
+                                  "startedAt": "2026-01-01T00:00:00Z",
+                                  "finishedAt": "2026-01-01T00:00:05Z"}}},
+    ]  # fmt: skip
+    cluster.kubectl("patch", "pod", pod, "-n", namespace, "--subresource=status",
+                    "--type=json", "-p", json.dumps(patch))  # fmt: skip
+    yield pod
+    # A fresh pod replaces it, with no restarts, and the environment is healthy again.
+    cluster.kubectl("delete", "pod", pod, "-n", namespace, "--wait=true")
+    wait_until(lambda: rollout_healthy(cluster, namespace),
+               f"Rollout {namespace}/{RELEASE} to be Healthy again", 60)  # fmt: skip
+
+
+def test_crashing_pod_fails_restarts(scratch: ScratchEnvironment, restarted_pod: str) -> None:
+    # Given: a pod whose container crashed and was restarted three times (restarted_pod)
+    # When
+    result = scratch.run_tier()
+
+    # Then
+    assert result.returncode == 1, result
+    assert result.failed() == [RESTARTS], result
+    message = result.checks[RESTARTS]["message"]
+    assert f"pod {restarted_pod} restarted 3x" in message, message
+    assert "Error (code 1)" in message and "to be at most 0" in message, message
+
+
+def test_unmeetable_p99_threshold_fails_latency_slo(scratch: ScratchEnvironment) -> None:
+    # Given: an SLO the simulated traffic's latency cannot meet (p99 below 1 ms)
+    env_file = scratch.env_file(slo__latency_p99_max_seconds=0.001)
+
+    # When
+    result = scratch.run_tier(env_file=env_file)
+
+    # Then
+    assert result.returncode == 1, result
+    assert result.failed() == [P99], result
+    assert "to be below 0.001s (slo.latency_p99_max_seconds)" in result.checks[P99]["message"]
+
+
+def test_too_few_requests_is_no_data_not_a_pass(scratch: ScratchEnvironment) -> None:
+    # Given: more requests required than the window can hold
+    env_file = scratch.env_file(slo__min_requests=10**9)
+
+    # When
+    result = scratch.run_tier(env_file=env_file)
+
+    # Then: both SLO checks fail, and say that the data is missing
+    assert result.returncode == 1, result
+    assert result.failed() == sorted([P99, SUCCESS]), result
+    for check in (P99, SUCCESS):
+        assert "is no data" in result.checks[check]["message"], result.checks[check]

@@ -1,0 +1,130 @@
+"""The service as a client sees it: probes, the version it reports, an API round trip,
+and with --full a bounded latency probe."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from validate_options import ValidateOptions
+from validate_service import Service, describe, quantile
+from validate_state import Workload, image_tag, short
+
+from fixtures.environment import Environment
+from fixtures.summary import CheckRecord
+
+ITEMS = "/api/v1/items"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probe_endpoint(service: Service, path: str, check: CheckRecord) -> None:
+    check.rename(f"GET {path}")
+    response = service.get(path)
+    check.record(describe(response), "HTTP 200")
+    check.expect(
+        None
+        if response.status_code == 200
+        else f"GET {service.base_url}{path} to answer 200, answers {describe(response)}"
+    )
+
+
+def test_version_is_deployed(service: Service, workload: Workload, check: CheckRecord) -> None:
+    """/version reports the tag of the image the workload runs (APP_VERSION from image.tag)."""
+    check.rename("GET /version == deployed")
+    deployed = image_tag(workload.image)
+    response = service.get("/version")
+    try:
+        reported = response.json().get("version")
+    except ValueError:
+        reported = None
+    check.record(short(reported) if reported is not None else describe(response), short(deployed))
+    check.expect(
+        None
+        if response.status_code == 200 and reported == deployed
+        else f"GET {service.base_url}/version to report version {deployed} (the image tag of "
+        f"{workload.ref}), reports {reported!r} ({describe(response)}): requests reach another "
+        f"version than the one deployed"
+    )
+
+
+def test_api_smoke_round_trip(
+    service: Service, environment: Environment, validate_options: ValidateOptions,
+    check: CheckRecord,
+) -> None:  # fmt: skip
+    """Create, read and delete one item; the item is deleted whatever happens."""
+    check.rename("API round trip")
+    if validate_options.read_only or not environment.api_write:
+        reason = (
+            "read-only run (--read-only)"
+            if environment.api_write
+            else f"smoke.api_write is false in {environment.file.name}"
+        )
+        check.record(f"skipped: {reason}", "201, 200, 204, 404")
+        pytest.skip(reason)
+    name = f"validate-smoke-{uuid.uuid4().hex[:12]}"
+    created = service.request("POST", ITEMS, json={"name": name, "description": "validate tier"})
+    check.record(f"POST {describe(created)}", "201, 200, 204, 404")
+    check.expect(
+        None
+        if created.status_code == 201
+        else f"POST {ITEMS} to answer 201, answers {describe(created)}"
+    )
+    item_id = created.json()["id"]
+    steps = [f"POST {created.status_code}"]
+    try:
+        read = service.get(f"{ITEMS}/{item_id}")
+        steps.append(f"GET {read.status_code}")
+        check.record(", ".join(steps), "201, 200, 204, 404")
+        check.expect(
+            None
+            if read.status_code == 200 and read.json().get("name") == name
+            else f"GET {ITEMS}/{item_id} to return the item just created ({name}), "
+            f"returns {describe(read)}"
+        )
+    finally:
+        deleted = service.request("DELETE", f"{ITEMS}/{item_id}")
+        steps.append(f"DELETE {deleted.status_code}")
+        check.record(", ".join(steps), "201, 200, 204, 404")
+    check.expect(
+        None
+        if deleted.status_code == 204
+        else f"DELETE {ITEMS}/{item_id} to answer 204, answers {describe(deleted)} "
+        f"(item {name} may be left behind)"
+    )
+    gone = service.get(f"{ITEMS}/{item_id}")
+    steps.append(f"GET {gone.status_code}")
+    check.record(", ".join(steps), "201, 200, 204, 404")
+    check.expect(
+        None
+        if gone.status_code == 404
+        else f"GET {ITEMS}/{item_id} after the delete to answer 404, answers {describe(gone)}"
+    )
+
+
+def test_latency_probe(
+    service: Service, environment: Environment, validate_options: ValidateOptions,
+    check: CheckRecord,
+) -> None:  # fmt: skip
+    """--full: a fixed number of sequential reads; all 2xx and their p99 under the SLO."""
+    limit = environment.slo.latency_p99_max_seconds
+    threshold = f"all 2xx, p99 < {limit:g}s"
+    probe_requests = validate_options.probe_requests
+    if not validate_options.full:
+        check.record("skipped: --full not given", threshold)
+        pytest.skip("the latency probe runs with --full")
+    results = [service.timed_get(f"{ITEMS}?limit=1") for _ in range(probe_requests)]
+    errors = [status for status, _ in results if not 200 <= status < 300]
+    p99 = quantile([seconds for _, seconds in results], 0.99)
+    check.record(f"p99 {p99:.3f}s over {probe_requests} requests, {len(errors)} not 2xx", threshold)
+    check.expect(
+        None
+        if not errors
+        else f"every GET {ITEMS}?limit=1 to answer 2xx, {len(errors)} of {probe_requests} did not "
+        f"(statuses {sorted(set(errors))}; 0 = no answer within {service.timeout:g}s)"
+    )
+    check.expect(
+        None
+        if p99 < limit
+        else f"the probe's p99 latency to be below {limit:g}s (slo.latency_p99_max_seconds), "
+        f"is {p99:.3f}s over {probe_requests} requests"
+    )
