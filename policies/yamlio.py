@@ -8,6 +8,7 @@ manifests are not turned into dates behind the user's back.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def read_text(path: Path, what: str = "file") -> str:
 
 _PARSED: dict[str, list[Any]] = {}
 _PARSED_LIMIT = 4096
+_MEMO_MAX_BYTES = 512 * 1024
 
 
 def parse_documents(text: str, name: str) -> list[Any]:
@@ -57,10 +59,19 @@ def parse_documents(text: str, name: str) -> list[Any]:
     cached = _PARSED.get(text)
     if cached is not None:
         return cached
-    docs = _parse(text, name)
-    if len(_PARSED) >= _PARSED_LIMIT:
-        _PARSED.clear()
-    _PARSED[text] = docs
+    # Building the documents allocates millions of containers in a big input; the cyclic
+    # garbage collector would rescan everything alive each time, so it waits until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        docs = _parse(text, name)
+    finally:
+        if collecting:
+            gc.enable()
+    if len(text) <= _MEMO_MAX_BYTES:
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[text] = docs
     return docs
 
 
