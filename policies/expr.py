@@ -151,8 +151,7 @@ class _Parser:
             right = self.expression(nxt)
             left = _binary(op, left, right)
             if negate:
-                inner = left
-                left = lambda env, inner=inner: not _truth(inner(env))  # noqa: E731
+                left = _negated(left)
         if precedence == 0 and self.cur.value == "?":
             self.take()
             then = self.expression(0)
@@ -247,6 +246,10 @@ class _Parser:
                 node = (lambda base, idx: lambda env: _index(base(env), idx(env)))(node, index)
             else:
                 return node
+
+
+def _negated(inner: Node) -> Node:
+    return lambda env: not _truth(inner(env))
 
 
 class _Closure:

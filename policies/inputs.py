@@ -96,7 +96,9 @@ def load_workflows(
         raise MissingInput(f"{folder}: workflows folder does not exist")
     workflows = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        data = dict(load_mapping(path, "workflow"))  # a copy: parsed documents are shared
+        data: dict[Any, Any] = dict(
+            load_mapping(path, "workflow")
+        )  # a copy: parsed documents are shared
         if True in data and "on" not in data:  # YAML 1.1 reads the key `on` as a boolean
             data["on"] = data.pop(True)
         workflows.append(Workflow(rel(path, root), data))

@@ -210,7 +210,7 @@ def selects(selector: Any, labels: dict[str, Any]) -> bool:
 def _expression_holds(expr: Any, labels: dict[str, Any]) -> bool:
     if not isinstance(expr, dict):
         return False
-    key, op = expr.get("key"), expr.get("operator")
+    key, op = str(expr.get("key")), expr.get("operator")
     values = {str(v) for v in expr.get("values") or []}
     present = key in labels
     if op == "In":

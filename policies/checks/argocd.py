@@ -135,7 +135,7 @@ def expand(appset: Obj) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def applications(bundle: Bundle) -> list[AppView]:
-    cached = bundle.cache.get("applications")
+    cached: list[AppView] | None = bundle.cache.get("applications")
     if cached is not None:
         return cached
     views: list[AppView] = []

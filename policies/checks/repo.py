@@ -47,7 +47,7 @@ def _short(value: Any) -> str:
 
 
 def _image_tags(rollout: Obj) -> set[str]:
-    tags = set()
+    tags: set[str] = set()
     for container in rollout.get("spec", "template", "spec", "containers") or []:
         if isinstance(container, dict):
             _, tag, digest = split_image(str(container.get("image") or ""))
@@ -212,12 +212,12 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
             file=f"{chart.path}/templates",
             fix=f"build the image reference from .Values.{key}",
         )
-    for env, values_file in chart.values_files.items():
-        if not _has_key(values_file.data, key):
+    for env, env_values in chart.values_files.items():
+        if not _has_key(env_values.data, key):
             yield Violation(
                 f"chart {chart.path}",
-                f"{values_file.file} ({env}) does not set {key}",
-                file=values_file.file,
+                f"{env_values.file} ({env}) does not set {key}",
+                file=env_values.file,
                 line=1,
-                fix=f"set {key} in {values_file.file}: each environment's tag lives there",
+                fix=f"set {key} in {env_values.file}: each environment's tag lives there",
             )

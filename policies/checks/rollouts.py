@@ -214,22 +214,24 @@ def analysis_refs_check(bundle: Bundle, params: Params) -> Iterator[Violation]:
                     )
                     continue
                 declared |= {str(a.get("name")) for a in template_args(template)}
-                for arg, value in merged_args(template, ref.args).items():
+                for arg_name, value in merged_args(template, ref.args).items():
                     if value is None:
                         yield rollout.violation(
-                            f'{ref.label}: arg "{arg}" of {template.kind}/{template.name} gets no '
+                            f'{ref.label}: arg "{arg_name}" of {template.kind}/{template.name} '
+                            "gets no "
                             "value",
                             path=(*ref.path, "args"),
                             fix=(
-                                f"pass {arg} in the analysis args or give it a default in the "
+                                f"pass {arg_name} in the analysis args or give it a default in the "
                                 "template"
                             ),
                         )
             for arg in ref.args:
-                name = str(arg.get("name"))
-                if ref.templates and declared and name not in declared:
+                passed = str(arg.get("name"))
+                if ref.templates and declared and passed not in declared:
                     yield rollout.violation(
-                        f'{ref.label}: arg "{name}" is declared by no referenced template, so the '
+                        f'{ref.label}: arg "{passed}" is declared by no referenced template, so '
+                        "the "
                         "controller ignores it",
                         path=(*ref.path, "args"),
                         fix="fix the arg name or declare it in the template's spec.args",
