@@ -91,6 +91,14 @@ def _selftest_requested(config: pytest.Config) -> bool:
     return any(p == SELFTEST_DIR or SELFTEST_DIR in p.parents for p in _arg_paths(config))
 
 
+def _only_checks_requested(config: pytest.Config) -> bool:
+    paths = _arg_paths(config)
+    return bool(paths) and all(
+        (p == HERE or HERE in p.parents) and not (p == SELFTEST_DIR or SELFTEST_DIR in p.parents)
+        for p in paths
+    )
+
+
 def _checks_requested(config: pytest.Config) -> bool:
     """The command line names this tier or one of its check modules (not the self-tests)."""
     return any(
@@ -114,7 +122,13 @@ def _is_check(item: pytest.Item) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     options = ValidateOptions.from_config(config)
     if options.env or options.env_file or _checks_requested(config):
-        _load_environment(config)  # bad input fails before anything is contacted
+        env = _load_environment(config)  # bad input fails before anything is contacted
+        if _only_checks_requested(config):
+            # Say in the cluster plugin's own header what the checks will use.
+            chosen = _cluster_of(config, env)
+            config.option.cluster = chosen.provider
+            config.option.kubeconfig = str(chosen.kubeconfig) if chosen.kubeconfig else None
+            config.option.kube_context = chosen.context
 
     def title() -> str:
         env = config.stash.get(ENV_KEY, None)
@@ -126,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "validate-summary",
         )
     config.addinivalue_line("markers", "validate_check: a check of the validate tier (summary row)")
+    config.addinivalue_line("markers", "check(name): the check's name in the summary and JUnit")
 
 
 # The order of the summary table: the workload, its pods, the service, the SLOs, ArgoCD.
@@ -175,10 +190,10 @@ def environment(pytestconfig: pytest.Config) -> Environment:
     return _load_environment(pytestconfig)
 
 
-@pytest.fixture(scope="session")
-def cluster_options(pytestconfig: pytest.Config, environment: Environment) -> ClusterOptions:
-    """`existing` with the environment file's kubeconfig and context (the command line wins)."""
-    provider = pytestconfig.getoption("cluster")
+def _cluster_of(config: pytest.Config, environment: Environment) -> ClusterOptions:
+    """`existing` with the environment file's kubeconfig and context; --kubeconfig and
+    --context on the command line win (to run as another identity, e.g. the validator)."""
+    provider = config.getoption("cluster")
     if provider not in (None, "existing"):
         pytest.exit(
             f"validate: --cluster {provider}: the validate tier reads an existing environment "
@@ -186,14 +201,19 @@ def cluster_options(pytestconfig: pytest.Config, environment: Environment) -> Cl
             f"'make lab-up' and use --env lab",
             EX_USAGE,
         )
-    kubeconfig = pytestconfig.getoption("kubeconfig")
-    context = pytestconfig.getoption("kube_context")
+    kubeconfig = config.getoption("kubeconfig")
+    context = config.getoption("kube_context")
     return ClusterOptions(
         provider="existing",
         kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else environment.kubeconfig,
         context=context if kubeconfig or context else environment.context,
         keep=True,
     )
+
+
+@pytest.fixture(scope="session")
+def cluster_options(pytestconfig: pytest.Config, environment: Environment) -> ClusterOptions:
+    return _cluster_of(pytestconfig, environment)
 
 
 def _probe_service(env: Environment) -> str | None:
@@ -305,7 +325,10 @@ def queries(
         pytest.fail(str(error), pytrace=False)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def check(request: pytest.FixtureRequest) -> CheckRecord:
-    """Record what a check measured and its threshold (summary table and JUnit properties)."""
+    """Record what a check measured and its threshold (summary table and JUnit properties).
+
+    Autouse, so a check skipped or failed by a fixture still carries its name.
+    """
     return CheckRecord(request.node)

@@ -41,11 +41,11 @@ def expected_revision(validate_options: ValidateOptions, environment: Environmen
     )
 
 
+@pytest.mark.check("ArgoCD synced at revision")
 def test_argocd_synced(
     application: dict[str, Any], expected_revision: str | None, environment: Environment,
     check: CheckRecord,
 ) -> None:  # fmt: skip
-    check.rename("ArgoCD synced at revision")
     sync = (application.get("status") or {}).get("sync") or {}
     status, revision = sync.get("status", "Unknown"), sync.get("revision") or ""
     check.record(
@@ -67,10 +67,10 @@ def test_argocd_synced(
     )
 
 
+@pytest.mark.check("ArgoCD healthy")
 def test_argocd_healthy(
     application: dict[str, Any], environment: Environment, check: CheckRecord
 ) -> None:
-    check.rename("ArgoCD healthy")
     health = (application.get("status") or {}).get("health") or {}
     status = health.get("status", "Unknown")
     check.record(

@@ -37,6 +37,7 @@ def test_not_paused_or_aborted(workload: Workload, check: CheckRecord) -> None:
     check.expect(problem)
 
 
+@pytest.mark.check("image tag == git (drift)")
 def test_image_matches_git(
     workload: Workload,
     current_pods: list[dict[str, Any]],
@@ -45,7 +46,6 @@ def test_image_matches_git(
     check: CheckRecord,
 ) -> None:
     """Drift: the tag running is the tag the environment's GitOps values file holds."""
-    check.rename("image tag == git (drift)")
     key = environment.image_tag_key
     try:
         wanted = str(read_values_key(gitops_values, key))

@@ -17,8 +17,8 @@ ITEMS = "/api/v1/items"
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.check("GET {path}")
 def test_probe_endpoint(service: Service, path: str, check: CheckRecord) -> None:
-    check.rename(f"GET {path}")
     response = service.get(path)
     check.record(describe(response), "HTTP 200")
     check.expect(
@@ -28,9 +28,9 @@ def test_probe_endpoint(service: Service, path: str, check: CheckRecord) -> None
     )
 
 
+@pytest.mark.check("GET /version == deployed")
 def test_version_is_deployed(service: Service, workload: Workload, check: CheckRecord) -> None:
     """/version reports the tag of the image the workload runs (APP_VERSION from image.tag)."""
-    check.rename("GET /version == deployed")
     deployed = image_tag(workload.image)
     response = service.get("/version")
     try:
@@ -47,12 +47,12 @@ def test_version_is_deployed(service: Service, workload: Workload, check: CheckR
     )
 
 
+@pytest.mark.check("API round trip")
 def test_api_smoke_round_trip(
     service: Service, environment: Environment, validate_options: ValidateOptions,
     check: CheckRecord,
 ) -> None:  # fmt: skip
     """Create, read and delete one item; the item is deleted whatever happens."""
-    check.rename("API round trip")
     if validate_options.read_only or not environment.api_write:
         reason = (
             "read-only run (--read-only)"

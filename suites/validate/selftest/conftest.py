@@ -230,3 +230,9 @@ def wait_for_traffic(prometheus: Prometheus, namespace: str, minimum: float) -> 
 
     wait_until(check, f"simulated traffic of {namespace} in Prometheus", 60)
     time.sleep(1)
+
+
+@pytest.fixture
+def check() -> None:
+    """The self-tests are not checks: no summary row (overrides the tier's autouse fixture)."""
+    return None
