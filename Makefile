@@ -41,8 +41,8 @@ static: ## pytest suites/static: the pull-request gate, no cluster
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed)
 	@echo "e2e: the e2e tier does not exist yet (issue 6)" >&2; exit 2
 
-validate: ## pytest suites/validate --env $(ENV)
-	@echo "validate: the validate tier does not exist yet (issue 7)" >&2; exit 2
+validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
+	$(PYTEST) validate suites/validate --env $(ENV)
 
 lab-up: ## Start the offline lab cluster (builds missing tools first)
 	scripts/lab/lab.sh up
