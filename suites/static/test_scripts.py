@@ -8,6 +8,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,8 +77,29 @@ def _run(
     )
 
 
+def _key(path: Path, args: tuple[str, ...]) -> str:
+    return f"script:{path}:{' '.join(args)}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start every invocation at once: they are independent, and two cores run them in pairs."""
+    home = tmp_path_factory.mktemp("home")
+    root = static.config.root
+    calls = [(p, ("--help",)) for p in static.config.scripts]
+    calls += [(p, ("--no-such-option",)) for p in static.config.scripts]
+    for misuse in MISUSES:
+        calls += [(p, misuse.args) for p in static.config.scripts if p.name == misuse.script]
+    for path, args in calls:
+        static.submit(_key(path, args), _run, path, args, root, home)
+
+
+def _result(static: StaticSession, path: Path, args: tuple[str, ...], home: Path) -> Any:
+    return static.submit(_key(path, args), _run, path, args, static.config.root, home).result()
+
+
 def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
-    result = _run(script, ("--help",), static.config.root, tmp_path)
+    result = _result(static, script, ("--help",), tmp_path)
     assert result.returncode == 0, f"--help exited {result.returncode}:\n{result.stderr}"
     assert "Usage:" in result.stdout, f"--help printed no Usage: line:\n{result.stdout}"
 
@@ -85,7 +107,7 @@ def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
 def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> None:
     if script.name in PASS_THROUGH:
         pytest.skip(f"{script.name} passes its arguments through")
-    result = _run(script, ("--no-such-option",), static.config.root, tmp_path)
+    result = _result(static, script, ("--no-such-option",), tmp_path)
     assert result.returncode == EX_USAGE, (
         f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
     )
@@ -99,7 +121,7 @@ def test_bad_arguments(static: StaticSession, misuse: Misuse, tmp_path: Path) ->
     path = next((p for p in static.config.scripts if p.name == misuse.script), None)
     if path is None:
         pytest.skip(f"{misuse.script} is not among the configured scripts")
-    result = _run(path, misuse.args, static.config.root, tmp_path)
+    result = _result(static, path, misuse.args, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == misuse.exit_code, (
         f"exit {result.returncode}, expected {misuse.exit_code}:\n{output}"
