@@ -29,6 +29,7 @@ def render_catalogue(catalogue: Catalogue) -> str:
         "`policies/cases/<id>/pass-*` and `fail-*`.",
         "",
     ]
+    lines += _options()
     for group, rules in groupby(catalogue.rules, key=lambda r: r.group):
         lines += [f"## {group}", "", "| id | severity | title | fix |", "|---|---|---|---|"]
         for rule in rules:
@@ -48,6 +49,34 @@ def render_catalogue(catalogue: Catalogue) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _options() -> list[str]:
+    """The tier's options, so another repository knows how to point the suite at itself."""
+    from fixtures.static_config import OPTIONS  # the pytest plugin's table, not a copy
+
+    lines = [
+        "## Running it on a repository",
+        "",
+        "`pytest suites/static` (or `make static`: JUnit in reports/static.xml, SARIF in "
+        "reports/static.sarif, `::error file=...,line=...` annotations when "
+        "`GITHUB_ACTIONS=true`). "
+        "Every input can be moved: the command-line option wins over the environment variable, "
+        "which wins over the ini key (pytest.ini), which wins over the default. Bad input stops "
+        "the run with one line naming the file: exit 64 for a bad option value, 65 for malformed "
+        "YAML, 66 for a missing file. Lists in an environment variable are separated by `;`.",
+        "",
+        "| option | ini key | environment variable | default | what |",
+        "|---|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        default = option.default if isinstance(option.default, str) else "; ".join(option.default)
+        shown = f"`{default}`" if default else "(see what)"
+        lines.append(
+            f"| `{option.flag}` | `{option.ini}` | `{option.env}` | {shown} | {option.help} |"
+        )
+    lines += ["", "`--list-policies` prints one line per rule (id, severity, title) and exits.", ""]
+    return lines
 
 
 if __name__ == "__main__":
