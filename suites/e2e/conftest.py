@@ -2,14 +2,177 @@
 
 The cluster provider (`--cluster lab|kind|existing`, the `cluster` fixture) is the shared
 plugin fixtures/cluster.py; suites/validate registers the same plugin, once per session.
+
+What this conftest adds for the scenarios (docs/e2e.md):
+- `scenario`: a fresh namespace per test (labelled so the simulated traffic serves it), a
+  `fixtures.rollouts.Scenario` bound to it; the namespace is deleted afterwards unless
+  `--keep-cluster`. When the test fails, the rollout, analysis runs, ReplicaSets, pods,
+  Services, events, the `kubectl argo rollouts get` tree, the controller's log tail and
+  the Given/When/Then log are attached to the report and written to reports/e2e/<ns>/.
+- `simulated_traffic` (session): fixtures/traffic.py's exporter for every e2e namespace,
+  published to the lab's Prometheus, plus the kwok Stage that simulates container exits.
+- figures: each scenario's duration and what it recorded (abort times) go to
+  reports/e2e-figures.json, which bench/bench-e2e prints.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import time
+import uuid
+from collections.abc import Generator, Iterator
+from typing import Any
+
 import pytest
+import requests
 
 from fixtures import cluster as cluster_plugin
+from fixtures import traffic
+from fixtures.cluster import Cluster
+from fixtures.kube import wait_until
+from fixtures.rollouts import Scenario
+from fixtures.tools import REPO_ROOT
+
+NAMESPACE_LABEL = "sre-platform.io/e2e"
+TRAFFIC_LABEL = "sre-platform.io/simulated-traffic"
+REPORTS = REPO_ROOT / "reports"
+FIGURES = REPORTS / "e2e-figures.json"
+EVIDENCE = REPORTS / "e2e"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
+
+
+# ---- figures ---------------------------------------------------------------------------
+
+_figures: dict[str, Any] = {"scenarios": {}}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _figures["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _figures["t0"] = time.monotonic()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _figures["scenarios"]:
+        return
+    _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)
+    _figures["exit_status"] = int(exitstatus)
+    REPORTS.mkdir(exist_ok=True)
+    FIGURES.write_text(json.dumps(_figures, indent=2) + "\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    scenario = getattr(item, "funcargs", {}).get("scenario")
+    if not isinstance(scenario, Scenario):
+        return report
+    entry = _figures["scenarios"].setdefault(item.nodeid, {"namespace": scenario.namespace})
+    if report.when == "call":
+        entry.update(seconds=round(report.duration, 1), outcome=report.outcome)
+        entry.update(scenario.figures)
+    if report.failed:
+        # Argo Rollouts' AfterTest / chainsaw's catch: the evidence goes with the failure.
+        evidence = _safe_evidence(scenario)
+        folder = EVIDENCE / scenario.namespace
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in evidence.items():
+            (folder / name).write_text(text)
+            report.sections.append((f"evidence: {name}", text[-20000:]))
+        report.sections.append(("evidence: saved in", str(folder)))
+    return report
+
+
+def _safe_evidence(scenario: Scenario) -> dict[str, str]:
+    try:
+        return scenario.evidence()
+    except Exception as error:  # evidence must never hide the failure it explains
+        return {"evidence-error.txt": f"collecting evidence failed: {error!r}"}
+
+
+# ---- simulated traffic -----------------------------------------------------------------
+
+
+def _target_up(prometheus_url: str, address: str) -> str | None:
+    query = f'up{{job="lab-file-sd", instance="{address}"}} == 1'
+    try:
+        response = requests.get(
+            f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=5
+        )
+        result = response.json()["data"]["result"]
+    except (requests.RequestException, ValueError, KeyError) as error:
+        return f"unknown ({error})"
+    return None if result else "not scraped yet"
+
+
+@pytest.fixture(scope="session")
+def simulated_traffic(cluster: Cluster) -> Iterator[traffic.TrafficProcess | None]:
+    """SIMULATED traffic for every e2e namespace, scraped by the lab's Prometheus.
+
+    None where the tier has no Prometheus to feed (kind, existing clusters): scenarios that
+    need analysis skip there, saying so.
+    """
+    if cluster.provider != "lab" or cluster.prometheus_url is None:
+        yield None
+        return
+    created_stage = traffic.ensure_exit_stage(cluster.kubectl)
+    process = traffic.start(
+        f"e2e-{uuid.uuid4().hex[:6]}",
+        cluster.kubeconfig,
+        cluster.context,
+        namespace_selector=f"{TRAFFIC_LABEL}=true",
+    )
+    try:
+        wait_until(
+            lambda: _target_up(str(cluster.prometheus_url), process.address),
+            f"the simulated traffic target {process.address} to be scraped by Prometheus",
+            30,
+        )
+        yield process
+    finally:
+        process.stop()
+        if created_stage and not cluster.keep:
+            traffic.delete_exit_stage(cluster.kubectl)
+
+
+@pytest.fixture
+def analysis(simulated_traffic: traffic.TrafficProcess | None) -> traffic.TrafficProcess:
+    """Scenarios whose outcome depends on Prometheus analysis need the simulated traffic."""
+    if simulated_traffic is None:
+        pytest.skip(
+            "needs the lab's Prometheus fed by the simulated traffic (--cluster lab); on kind "
+            "the analysis has no Prometheus yet (docs/e2e.md, 'Other clusters')"
+        )
+    return simulated_traffic
+
+
+# ---- one namespace per scenario ----------------------------------------------------------
+
+
+def _namespace_name(test_name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower().removeprefix("test_")).strip("-")
+    return f"e2e-{slug[:40].rstrip('-')}-{uuid.uuid4().hex[:4]}"
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[Scenario]:
+    """A Scenario in a namespace of its own, deleted afterwards unless --keep-cluster."""
+    namespace = _namespace_name(request.node.name)
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace,
+            "labels": {NAMESPACE_LABEL: "true", TRAFFIC_LABEL: "true"},
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    yield Scenario(cluster, namespace)
+    if cluster.keep:
+        return
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -1,0 +1,186 @@
+"""Canary releases judged by the chart's own Prometheus analysis (issue 6, scenarios 1-4).
+
+Every scenario deploys this repository's chart with `helm/values-lab.yaml`: 20 replicas,
+so the canary steps 5/20/50/80 are exact replica ratios (1, 4, 10 and 16 pods) without a
+traffic router, each followed by an inline analysis of two measurements 5 s apart. The
+SIMULATED traffic (fixtures/traffic.py) serves every pod's series with the error rate and
+latency of the pod's own `FAULT_*` env, so a bad version is the chart with those values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from fixtures import traffic
+from fixtures.deploy import LAB_VALUES
+from fixtures.rollouts import (
+    HASH_LABEL,
+    Scenario,
+    fault_env,
+    first_bad_measurement,
+    parse_time,
+    run_summary,
+)
+
+pytestmark = pytest.mark.e2e
+
+LAB = yaml.safe_load(LAB_VALUES.read_text())
+STEPS: list[dict[str, Any]] = LAB["rollouts"]["canary"]["steps"]
+WEIGHTS = [s["setWeight"] for s in STEPS if "setWeight" in s]
+ANALYSIS_STEPS = [i for i, s in enumerate(STEPS) if "analysis" in s]
+INTERVAL = float(LAB["analysis"]["interval"].rstrip("s"))
+REPLICAS = int(LAB["replicaCount"])
+# Long enough for every step and analysis of the lab's progression, with room to spare.
+ROLLOUT_TIMEOUT = 150
+
+# A bad version: the fault the service obeys, and the metric that must catch it.
+BAD_VERSIONS = {
+    "errors": (fault_env(error_rate=0.2), "success-rate"),
+    "latency": (fault_env(latency_ms=600), "latency-p99"),
+    "restarts": (fault_env(exit_after_seconds=2), "restarts"),
+}
+# Thresholds no data can fail: the analysis is broken, it can no longer catch anything.
+NEVER_FAILING = {
+    "successRate": {"minimum": 0},
+    "latency": {"maximumSeconds": 3600},
+    "restarts": {"maximum": 10000},
+}
+
+
+def runs_of(scenario: Scenario, pod_hash: str) -> list[dict[str, Any]]:
+    """The AnalysisRuns of one revision (the controller labels them with its pod hash)."""
+    return [
+        r
+        for r in scenario.analysis_runs()
+        if r["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash
+    ]
+
+
+def pods_by_hash(scenario: Scenario) -> dict[str, int]:
+    pods = scenario.cluster.core.list_namespaced_pod(scenario.namespace).items
+    counts: dict[str, int] = {}
+    for pod in pods:
+        if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running":
+            pod_hash = (pod.metadata.labels or {}).get(HASH_LABEL, "")
+            counts[pod_hash] = counts.get(pod_hash, 0) + 1
+    return counts
+
+
+def test_canary_walks_every_step_and_promotes(
+    scenario: Scenario, analysis: traffic.TrafficProcess
+) -> None:
+    with scenario.given(f"version a on {REPLICAS} replicas, Healthy, serving traffic"):
+        scenario.install("a")
+        stable = scenario.rollout()["status"]["stableRS"]
+
+    with scenario.recorder() as recorder:
+        with scenario.when("the image is updated to b"):
+            scenario.update("b")
+        with scenario.then("the rollout ends Healthy with b stable"):
+            scenario.expect_healthy("b", timeout=ROLLOUT_TIMEOUT)
+
+    rollout = scenario.rollout()
+    canary = rollout["status"]["currentPodHash"]
+    assert canary != stable
+    with scenario.and_(f"it walked the steps in order, 0 to {len(STEPS)}, skipping none"):
+        order = [s.step for s in recorder.samples if s.canary == canary]
+        walked = [step for i, step in enumerate(order) if i == 0 or order[i - 1] != step]
+        assert walked == list(range(len(STEPS) + 1)), recorder.table()
+    with scenario.and_(f"the canary's actual weight at each analysis was {WEIGHTS}, then 100"):
+        weights = recorder.weights_at_steps(canary)
+        assert [weights.get(i) for i in ANALYSIS_STEPS] == [{w} for w in WEIGHTS], recorder.table()
+        assert weights.get(len(STEPS)) == {100}, recorder.table()
+    with scenario.and_(f"{len(ANALYSIS_STEPS)} AnalysisRuns, every one Successful"):
+        runs = runs_of(scenario, canary)
+        summaries = [run_summary(r) for r in runs]
+        assert len(runs) == len(ANALYSIS_STEPS), summaries
+        for run in runs:
+            assert run["status"]["phase"] == "Successful", summaries
+            metrics = run["status"]["metricResults"]
+            assert sorted(m["name"] for m in metrics) == ["latency-p99", "restarts", "success-rate"]
+            assert all(m["phase"] == "Successful" and m["count"] >= 2 for m in metrics), summaries
+    with scenario.and_(f"all {REPLICAS} pods run b"):
+        assert pods_by_hash(scenario) == {canary: REPLICAS}
+    scenario.record("rollout_seconds", round(recorder.samples[-1].at - recorder.samples[0].at, 1))
+
+
+def _abort_figures(
+    scenario: Scenario, updated_at: float, aborted_at: float, failed_run: dict[str, Any]
+) -> float:
+    """Record the abort times; return seconds from the first bad measurement to the abort."""
+    first_bad = first_bad_measurement(failed_run)
+    assert first_bad is not None, run_summary(failed_run)
+    scenario.record("abort_seconds_after_update", round(aborted_at - updated_at, 1))
+    # abortedAt and finishedAt have one-second resolution: so does this difference.
+    controller_abort = parse_time(scenario.rollout()["status"].get("abortedAt")) or aborted_at
+    after_bad = max(controller_abort, aborted_at) - first_bad
+    scenario.record("abort_seconds_after_first_bad_measurement", round(after_bad, 1))
+    scenario.record("analysis_interval_seconds", INTERVAL)
+    return after_bad
+
+
+@pytest.mark.parametrize("bad", list(BAD_VERSIONS))
+def test_bad_canary_is_aborted(
+    scenario: Scenario, analysis: traffic.TrafficProcess, bad: str
+) -> None:
+    env, metric = BAD_VERSIONS[bad]
+    with scenario.given(f"version a on {REPLICAS} replicas, Healthy, serving traffic"):
+        scenario.install("a")
+        stable = scenario.rollout()["status"]["stableRS"]
+
+    with scenario.recorder() as recorder:
+        with scenario.when(f"version b is deployed with {bad}: {env}"):
+            updated_at = scenario.update("b", extraEnv=env)
+        with scenario.then("the rollout aborts: Degraded, the canary scaled to zero"):
+            scenario.expect_aborted(timeout=60)
+
+    aborted = recorder.first(lambda s: s.abort)
+    assert aborted is not None, recorder.table()
+    canary = scenario.rollout()["status"]["currentPodHash"]
+    with scenario.and_(f"the AnalysisRun failed on {metric}, and only on {metric}"):
+        runs = runs_of(scenario, canary)
+        assert [r["status"]["phase"] for r in runs] == ["Failed"], [run_summary(r) for r in runs]
+        failed = {m["name"] for m in runs[0]["status"]["metricResults"] if m["phase"] == "Failed"}
+        assert failed == {metric}, run_summary(runs[0])
+    with scenario.and_("it failed at the first analysis: the canary never went past 5%"):
+        assert max(s.set_weight for s in recorder.samples if s.canary == canary) == WEIGHTS[0]
+    with scenario.and_(f"all replicas and all traffic are back on a ({REPLICAS} pods)"):
+        status = scenario.rollout()["status"]
+        assert status["stableRS"] == stable and status["availableReplicas"] == REPLICAS
+        assert pods_by_hash(scenario) == {stable: REPLICAS}
+        served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
+        assert served == {stable}
+        selector = scenario.cluster.core.read_namespaced_service(
+            f"{scenario.name}-canary", scenario.namespace
+        ).spec.selector
+        assert selector.get(HASH_LABEL) == stable, "the canary Service still selects b"
+    with scenario.and_(f"within two analysis intervals ({2 * INTERVAL:.0f}s) of the first bad "
+                       "measurement"):  # fmt: skip
+        after_bad = _abort_figures(scenario, updated_at, aborted.at, runs[0])
+        # +1 s: the controller's timestamps have one-second resolution.
+        assert after_bad <= 2 * INTERVAL + 1, recorder.table()
+
+
+@pytest.mark.parametrize("bad", list(BAD_VERSIONS))
+def test_broken_analysis_lets_a_bad_canary_through(
+    scenario: Scenario, analysis: traffic.TrafficProcess, bad: str
+) -> None:
+    """The control experiment: with thresholds that can never fail, the same bad versions
+    are promoted. So the scenarios above fail when the analysis is broken, as they must."""
+    env, _ = BAD_VERSIONS[bad]
+    short = [{"setWeight": WEIGHTS[0]}, STEPS[ANALYSIS_STEPS[0]]]
+    with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
+        scenario.install("a", analysis=NEVER_FAILING, rollouts={"canary": {"steps": short}})
+    with scenario.when(f"version b is deployed with {bad}: {env}"):
+        scenario.update("b", extraEnv=env)
+    with scenario.then("the bad version is promoted: Healthy on b, never aborted"):
+        scenario.expect_healthy("b", timeout=60)
+        assert not scenario.rollout()["status"].get("abort")
+    with scenario.and_("its AnalysisRun was Successful"):
+        runs = runs_of(scenario, scenario.rollout()["status"]["currentPodHash"])
+        assert [r["status"]["phase"] for r in runs] == ["Successful"], [
+            run_summary(r) for r in runs
+        ]

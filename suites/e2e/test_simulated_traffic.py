@@ -1,0 +1,195 @@
+"""The SIMULATED traffic source is faithful to the service it stands in for.
+
+The canary scenarios are only as good as the series they are judged on. On kwok nodes no
+container runs, so fixtures/traffic.py serves the service's series for every pod; these
+tests hold it to the real thing:
+
+1. the names, types, label names, bucket bounds and route templates it exports are exactly
+   those of the real service's `/metrics` (the app started in-process, as app/tests do);
+2. in the lab, the chart's own AnalysisTemplate queries, run against the lab's Prometheus,
+   see the error rate and latency written in the pods' `FAULT_*` env, and the restarts
+   that `FAULT_EXIT_AFTER_SECONDS` causes (the kwok Stage, through kube-state-metrics).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixtures import traffic
+from fixtures.kube import wait_until
+from fixtures.rollouts import GROUP, VERSION, Scenario, fault_env
+from sre_platform.app import create_app
+from sre_platform.config import Settings
+
+pytestmark = pytest.mark.e2e
+
+FAMILIES = (
+    traffic.REQUESTS_FAMILY.name,
+    traffic.DURATION_FAMILY.name,
+    traffic.BUILD_INFO_FAMILY.name,
+)
+POD_LABELS = {
+    "app.kubernetes.io/name": "sre-platform",
+    "app.kubernetes.io/instance": "sre-platform",
+    "rollouts-pod-template-hash": "5d8c9b7f6",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def real_app() -> Iterator[tuple[TestClient, Any]]:
+    """The real service with its backends unreachable: every route still answers (503s),
+    which is all that /metrics needs to show its series."""
+    port = _free_port()
+    settings = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{port}/sre_platform",
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        app_version="1.2.3",
+        git_sha="abc1234",
+    )
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app
+
+
+def _families(text: str) -> dict[str, Any]:
+    return {f.name: f for f in text_string_to_metric_families(text) if f.name in FAMILIES}
+
+
+def _shape(family: Any, ignore: set[str]) -> dict[str, set[frozenset[str]]]:
+    """sample name -> the label-name sets its samples carry (without `ignore`)."""
+    shape: dict[str, set[frozenset[str]]] = {}
+    for sample in family.samples:
+        shape.setdefault(sample.name, set()).add(frozenset(set(sample.labels) - ignore))
+    return shape
+
+
+def test_simulated_series_match_the_real_services_metrics(
+    real_app: tuple[TestClient, Any],
+) -> None:
+    client, app = real_app
+    # Given: the real service, having answered a request on every route it documents
+    for template, operations in app.openapi()["paths"].items():
+        for method in operations:
+            path = template.replace("{item_id}", "1")
+            client.request(method.upper(), path, json={"name": "x", "quantity": 1})
+    real = _families(client.get("/metrics").text)
+    # and the simulated traffic for one pod, having served for a while
+    model = traffic.TrafficModel()
+    view = traffic.PodSpecView(
+        namespace="ns", name="sre-platform-5d8c9b7f6-abcde", uid="u1", labels=POD_LABELS,
+        env={"APP_VERSION": "1.2.3", "GIT_SHA": "abc1234", "FAULT_ERROR_RATE": "0.5"},
+        serving=True, running=True, restart_count=0, liveness_period=10, readiness_period=5,
+    )  # fmt: skip
+    model.upsert(view, now=0.0)
+    model.advance(now=60.0, scrape=True)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(model)
+    simulated = _families(generate_latest(registry).decode())
+
+    # Then: the same families, of the same types, with the same samples and label names
+    # (the simulated ones add only what a Kubernetes scrape adds: namespace, pod, pod labels)
+    assert sorted(simulated) == sorted(real) == sorted(FAMILIES)
+    scrape_labels = {"namespace", "pod", *map(traffic.prometheus_label_name, POD_LABELS)}
+    for name in FAMILIES:
+        assert simulated[name].type == real[name].type, name
+        assert simulated[name].documentation == real[name].documentation, name
+        assert _shape(simulated[name], scrape_labels) == _shape(real[name], set()), name
+    # and every simulated series carries the labels the analysis selects by
+    for name in FAMILIES:
+        for sample in simulated[name].samples:
+            assert sample.labels["namespace"] == "ns"
+            assert sample.labels["rollouts_pod_template_hash"] == "5d8c9b7f6"
+
+    # and the histogram's bucket bounds are the service's own
+    def bounds(family: Any) -> set[str]:
+        return {s.labels["le"] for s in family.samples if s.name.endswith("_bucket")}
+
+    duration = traffic.DURATION_FAMILY.name
+    assert bounds(simulated[duration]) == bounds(real[duration])
+    # and each simulated (method, route) is a route the service really has, as it names it
+    real_routes = {
+        (s.labels["method"], s.labels["route"]) for s in real[traffic.REQUESTS_FAMILY.name].samples
+    }
+    for r in traffic.API_ROUTES:
+        assert (r.method, r.route) in real_routes, f"{r.method} {r.route} is not a real route"
+
+
+def _rendered_queries(scenario: Scenario, latest_hash: str) -> dict[str, str]:
+    """The chart's AnalysisTemplate queries as the controller would run them for the hash."""
+    queries = {}
+    templates = scenario.cluster.custom.list_namespaced_custom_object(
+        GROUP, VERSION, scenario.namespace, "analysistemplates"
+    )["items"]
+    for template in templates:
+        for metric in template["spec"]["metrics"]:
+            query = metric["provider"]["prometheus"]["query"]
+            for arg, value in {
+                "namespace": scenario.namespace,
+                "latest-hash": latest_hash,
+                "rollout-name": scenario.name,
+            }.items():
+                query = query.replace(f"{{{{args.{arg}}}}}", value)
+            queries[metric["name"]] = query
+    return queries
+
+
+def _value(prometheus_url: str, query: str) -> float | None:
+    response = requests.get(f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
+    response.raise_for_status()
+    result = response.json()["data"]["result"]
+    if not result:
+        return None
+    return float(result[0]["value"][1])
+
+
+@pytest.mark.slow
+def test_fault_env_drives_what_the_charts_queries_see(
+    scenario: Scenario, analysis: traffic.TrafficProcess
+) -> None:
+    url = str(scenario.cluster.prometheus_url)
+    with scenario.given("the chart installed with 25% errors, 700 ms latency and exits every 3 s"):
+        scenario.install(
+            "faulty",
+            replicaCount=2,
+            extraEnv=fault_env(error_rate=0.25, latency_ms=700, exit_after_seconds=3),
+        )
+        pod_hash = scenario.rollout()["status"]["currentPodHash"]
+        queries = _rendered_queries(scenario, pod_hash)
+    assert sorted(queries) == ["latency-p99", "restarts", "success-rate"]
+
+    with scenario.then("the chart's success-rate query sees about 75% success"):
+        seen: dict[str, float | None] = {}
+
+        def success_rate() -> str | None:
+            seen["v"] = _value(url, queries["success-rate"])
+            return None if seen["v"] is not None else "no data"
+
+        wait_until(success_rate, "the success rate to have data", 30)
+        assert seen["v"] == pytest.approx(0.75, abs=0.03)
+    with scenario.and_("the latency query sees a p99 above the 500 ms threshold"):
+        p99 = _value(url, queries["latency-p99"])
+        assert p99 is not None and 0.7 < p99 <= 0.75, p99
+    with scenario.and_("the restarts query sees the simulated container exits"):
+
+        def restarted() -> str | None:
+            value = _value(url, queries["restarts"])
+            return None if value is not None and value >= 2 else f"restarts {value}"
+
+        wait_until(restarted, "kube-state-metrics to report restarts of the new pods", 30)
+    with scenario.and_("the exporter restarted the pod's counters, as a restarted process"):
+        pods = [p for p in analysis.pods() if p["namespace"] == scenario.namespace]
+        assert len(pods) == 2 and all(p["restarts"] >= 1 for p in pods), pods
