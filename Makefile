@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test static e2e validate lab-up lab-down tools bench
+.PHONY: help setup venv test conformance lint app-test static e2e validate lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,14 +38,19 @@ app-test: ## The service's unit and integration tests (real PostgreSQL and Redis
 static: ## pytest suites/static: the pull-request gate, no cluster
 	$(PYTEST) static suites/static
 
-e2e: ## pytest suites/e2e on the lab cluster (brought up if needed)
-	@echo "e2e: the e2e tier does not exist yet (issue 6)" >&2; exit 2
+e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
+	scripts/lab/lab.sh up
+	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
 
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
 	$(PYTEST) validate suites/validate --env $(ENV)
 
 lab-up: ## Start the offline lab cluster (builds missing tools first)
 	scripts/lab/lab.sh up
+
+lab-deploy: ## Deploy environment ENV (default lab) into the lab: release, simulated traffic, the service on its base_url
+	scripts/lab/lab.sh up
+	$(PY) -m fixtures.deploy lab-deploy --env $(ENV)
 
 lab-down: ## Stop every lab process and free its ports
 	scripts/lab/lab.sh down
