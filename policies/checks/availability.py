@@ -119,13 +119,13 @@ def zone_spread(bundle: Bundle, params: Params) -> Iterator[Violation]:
             yield pod.violation(
                 f"no topologySpreadConstraint on {key} selects its pods",
                 field=("topologySpreadConstraints",),
-                values_key="topologySpreadConstraints",
+                values_key="topologySpread|topologySpreadConstraints",
             )
         elif not any(c.get("whenUnsatisfiable") == mode for c in spread):
             yield pod.violation(
                 f"the {key} spread constraint is not whenUnsatisfiable: {mode}",
                 field=("topologySpreadConstraints",),
-                values_key="topologySpreadConstraints",
+                values_key="topologySpread|topologySpreadConstraints",
             )
 
 
@@ -159,7 +159,7 @@ def pod_anti_affinity(bundle: Bundle, params: Params) -> Iterator[Violation]:
             yield pod.violation(
                 f"{problem} on {' or '.join(sorted(keys))}",
                 field=("affinity",),
-                values_key="affinity",
+                values_key="podAntiAffinity|affinity",
             )
 
 
@@ -188,5 +188,5 @@ def topology_spread_valid(bundle: Bundle, params: Params) -> Iterator[Violation]
                 yield pod.violation(
                     f"topologySpreadConstraints[{index}]: {problem}",
                     field=("topologySpreadConstraints", index),
-                    values_key="topologySpreadConstraints",
+                    values_key="topologySpread|topologySpreadConstraints",
                 )
