@@ -87,7 +87,9 @@ def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -
     home = tmp_path_factory.mktemp("home")
     root = static.config.root
     calls = [(p, ("--help",)) for p in static.config.scripts]
-    calls += [(p, ("--no-such-option",)) for p in static.config.scripts]
+    calls += [
+        (p, ("--no-such-option",)) for p in static.config.scripts if p.name not in PASS_THROUGH
+    ]
     for misuse in MISUSES:
         calls += [(p, misuse.args) for p in static.config.scripts if p.name == misuse.script]
     for path, args in calls:
