@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from scratch import RELEASE, ScratchEnvironment, rollout_healthy
 
-from conftest import RELEASE, ScratchEnvironment, rollout_healthy
 from fixtures.kube import wait_until
 from fixtures.tools import REPO_ROOT
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest import ScratchEnvironment
+from scratch import ScratchEnvironment
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from scratch import ScratchEnvironment
 
-from conftest import ScratchEnvironment
 from fixtures.tools import REPO_ROOT
 
 

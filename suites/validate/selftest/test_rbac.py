@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+from scratch import RELEASE, ScratchEnvironment
 
-from conftest import RELEASE, ScratchEnvironment
 from fixtures.cluster import Cluster
 from fixtures.kube import load_kubeconfig
 from fixtures.tools import REPO_ROOT
