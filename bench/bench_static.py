@@ -228,6 +228,11 @@ def main() -> int:
             100 * parse_s / (parse_s + rule_s),
             "% of engine time in YAML parsing",
         )
+        figure(
+            "engine-rules-only-objects-per-second",
+            objects / rule_s,
+            "objects/s (rules, parsed input)",
+        )
         figure("engine-findings", findings)
         jobs = min(os.cpu_count() or 1, len(files))
         wall2, objects2, _, _, _ = engine(files, jobs)
