@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from scratch import RELEASE, ScratchEnvironment, rollout_healthy
+from scratch import RELEASE, REPLICAS, ScratchEnvironment
 
+from fixtures.deploy import wait_healthy
 from fixtures.kube import wait_until
 from fixtures.tools import REPO_ROOT
 
@@ -70,8 +71,21 @@ def restarted_pod(scratch: ScratchEnvironment) -> Iterator[str]:
     yield pod
     # A fresh pod replaces it, with no restarts, and the environment is healthy again.
     cluster.kubectl("delete", "pod", pod, "-n", namespace, "--wait=true")
-    wait_until(lambda: rollout_healthy(cluster, namespace),
-               f"Rollout {namespace}/{RELEASE} to be Healthy again", 60)  # fmt: skip
+    wait_until(lambda: all_ready(scratch), f"{REPLICAS} ready pods in {namespace}", 60)
+    wait_healthy(cluster, scratch.release, timeout=60)
+
+
+def all_ready(scratch: ScratchEnvironment) -> str | None:
+    pods = scratch.cluster.core.list_namespaced_pod(
+        scratch.namespace, label_selector=f"app.kubernetes.io/instance={RELEASE}"
+    ).items
+    ready = [
+        p
+        for p in pods
+        if p.metadata.deletion_timestamp is None
+        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    ]
+    return None if len(ready) == REPLICAS else f"{len(ready)} ready of {len(pods)}"
 
 
 def test_crashing_pod_fails_restarts(scratch: ScratchEnvironment, restarted_pod: str) -> None:
