@@ -16,12 +16,14 @@ from fixtures.static_session import StaticSession
 
 def test_helm_lint_strict(static: StaticSession, env_name: str) -> None:
     _, error = static.lint(env_name)
-    assert error is None, str(error)
+    if error is not None:
+        pytest.fail(str(error), pytrace=False)
 
 
 def test_chart_renders(static: StaticSession, render_target: str) -> None:
     _, error = static.rendered(render_target)
-    assert error is None, str(error)
+    if error is not None:
+        pytest.fail(str(error), pytrace=False)
     bundle = static.repo.rendered(render_target)
     kinds = {obj.kind for obj in bundle.objects} if bundle else set()
     assert kinds & {"Rollout", "Deployment"}, (

@@ -5,24 +5,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fixtures.static_session import StaticSession
 
 
 def test_actionlint(static: StaticSession) -> None:
     result = static.linter("actionlint")
-    assert result.ok, result.report()
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)
 
 
 def test_zizmor_offline(static: StaticSession) -> None:
     result = static.linter("zizmor")
-    assert result.ok, result.report()
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)
 
 
 def test_shellcheck(static: StaticSession) -> None:
     result = static.linter("shellcheck")
-    assert result.ok, result.report()
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)
 
 
 def test_hadolint(static: StaticSession, dockerfile: Path) -> None:
     result = static.linter(f"hadolint:{dockerfile}")
-    assert result.ok, result.report()
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)

@@ -7,6 +7,7 @@ import pytest
 
 from fixtures.schemas import NoSchema, validate
 from fixtures.static_session import StaticSession
+from fixtures.tools import ToolMissing
 from policies.model import Obj
 
 
@@ -15,6 +16,8 @@ def _check(objects: list[Obj], version: str) -> tuple[list[str], set[str]]:
     for obj in objects:
         try:
             problems = validate(obj.data, version)
+        except ToolMissing as err:
+            pytest.fail(f"cannot validate custom resources: {err}", pytrace=False)
         except NoSchema:
             missing.add(f"{obj.api_version} {obj.kind}")
             continue
