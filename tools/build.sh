@@ -19,10 +19,13 @@ tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
 all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind)
+# Tools whose module also provides manifests (copy_manifests); --manifests-only takes just those.
+manifest_tools=(kwok argo-rollouts argo-cd)
+manifests_only=false
 
 usage() {
   cat <<USAGE
-Usage: tools/build.sh [--list] [--force] [--dry-run] [--cold] [TOOL...]
+Usage: tools/build.sh [--list] [--force] [--dry-run] [--cold] [--manifests-only] [TOOL...]
 
 Build the pinned tools of tools/versions.env that are missing from
   $tools_cache/<tool>/<version>/
@@ -35,6 +38,10 @@ Without TOOL, every tool: ${all_tools[*]}
               build caches and tool cache (downloads included), record the times in
               $tools_cache/cold-build.txt (read by bench/bench-tools), then delete
               the temporary caches; the real cache is not touched otherwise
+  --manifests-only
+              for the tools that ship manifests (${manifest_tools[*]}): only their
+              crds/ (and manifests/, stages/), not their binaries: what the static tier
+              needs, in seconds instead of minutes. Other tools are built whole.
   -h, --help  this text
 
 Each build logs to $tools_cache/<tool>/build-<version>.log.
@@ -74,7 +81,8 @@ binaries() {
     kube-state-metrics) echo kube-state-metrics ;;
     kube-score) echo kube-score ;;
     kind) echo kind ;;
-    argo-cd) echo "" ;; # CRDs only for now; the binary comes with the lab's ArgoCD
+    # One multiplexed binary; the other names are symlinks to it (it dispatches on argv[0]).
+    argo-cd) echo argocd argocd-application-controller argocd-repo-server argocd-applicationset-controller ;;
   esac
 }
 
@@ -144,6 +152,15 @@ ldflags() { # ldflags <tool> <version>
     kube-score)
       flags+=" -X main.version=${v#v} -X main.date=$date"
       ;;
+    argo-cd)
+      # Upstream's Makefile stamps these. Without a commit hash `argocd version` reads
+      # "<version>+unknown", as upstream's own builds outside git do (the proxy does not
+      # tell the commit); kubectlVersion is client-go's, as the Makefile derives it.
+      local pkg=github.com/argoproj/argo-cd/v3/common client_go
+      client_go=$(cd "$here/argo-cd" && go list -mod=readonly -m -f '{{.Version}}' k8s.io/client-go)
+      flags+=" -X $pkg.version=${v#v} -X $pkg.buildDate=$date -X $pkg.gitTreeState=clean"
+      flags+=" -X $pkg.kubectlVersion=$client_go"
+      ;;
   esac
   printf '%s\n' "$flags"
 }
@@ -151,7 +168,7 @@ ldflags() { # ldflags <tool> <version>
 module_dir() { # module_dir <tool> <version> -> the pinned upstream module's source (downloads it)
   if [[ -f "$here/$1/go.mod" ]]; then
     (cd "$here/$1" && go list -mod=readonly -m -f '{{.Dir}}' "$(upstream "$1")")
-  else # no wrapper yet (argo-cd: CRDs only): the module itself, checked against sum.golang.org
+  else # a tool without a wrapper: the module itself, checked against sum.golang.org
     (cd / && go mod download -json "$(upstream "$1")@$2") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
   fi
 }
@@ -182,10 +199,6 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
 build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool's log
   local tool=$1 v=$2 out=$3
   local wrapper="$here/$tool"
-  if [[ "$tool" == argo-cd ]]; then
-    copy_manifests "$tool" "$v" "$out"
-    return
-  fi
   [[ -f "$wrapper/go.mod" ]] || { echo "$wrapper/go.mod is missing" >&2; return 1; }
   local have
   have=$(cd "$wrapper" && go list -mod=readonly -m -f '{{.Version}}' "$(upstream "$tool")")
@@ -202,15 +215,32 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
     GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
       go install -v -mod=readonly -trimpath -ldflags "$(ldflags "$tool" "$v")" "${targets[@]}"
   )
-  case "$tool" in argo-rollouts | kwok) copy_manifests "$tool" "$v" "$out" ;; esac
+  case "$tool" in argo-rollouts | kwok | argo-cd) copy_manifests "$tool" "$v" "$out" ;; esac
+  if [[ "$tool" == argo-cd ]]; then
+    # go names the binary after its package directory (`cmd`); upstream's image installs
+    # it as argocd and links the component names to it.
+    mv "$out/cmd" "$out/argocd"
+    local name
+    for name in $(binaries "$tool"); do
+      [[ "$name" == argocd ]] || ln -sf argocd "$out/$name"
+    done
+  fi
   local b
   for b in $(binaries "$tool"); do
     [[ -x "$out/$b" ]] || { echo "the build did not produce $b" >&2; return 1; }
   done
 }
 
+only_manifests() { # only_manifests <tool>: this run builds just the tool's manifests
+  $manifests_only && [[ " ${manifest_tools[*]} " == *" $1 "* ]]
+}
+
 is_built() { # is_built <tool> <version>
   local dir="$tools_cache/$1/$2" b
+  if only_manifests "$1"; then
+    [[ -f "$dir/.complete" || -f "$dir/.manifests-complete" ]] && [[ -d "$dir/crds" ]]
+    return
+  fi
   [[ -f "$dir/.complete" ]] || return 1
   for b in $(binaries "$1"); do
     [[ -x "$dir/$b" ]] || return 1
@@ -257,6 +287,7 @@ main() {
       --force) force=true ;;
       --dry-run) dry_run=true ;;
       --cold) cold=true ;;
+      --manifests-only) manifests_only=true ;;
       -*) echo "tools: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
       *)
         [[ " ${all_tools[*]} " == *" $arg "* ]] || die 64 "unknown tool '$arg'; known: ${all_tools[*]}"
@@ -281,6 +312,8 @@ main() {
       if is_built "$tool" "$v"; then
         state=built
         secs=$(cat "$tools_cache/$tool/$v/build-seconds" 2>/dev/null || echo -)
+      elif [[ -f "$tools_cache/$tool/$v/.manifests-complete" ]]; then
+        state=manifests # --manifests-only: CRDs and manifests, no binaries
       fi
       printf '%-20s %-10s %-8s %s\n' "$tool" "$v" "$state" "$secs"
     done
@@ -326,10 +359,15 @@ main() {
     rm -rf "$tmp"
     mkdir -p "$tmp"
     what=$(binaries "$tool")
-    echo "[$n/${#todo[@]}] $tool $v: building ${what:-its CRDs} (log: $log)"
+    only_manifests "$tool" && what=""
+    echo "[$n/${#todo[@]}] $tool $v: building ${what:-its manifests} (log: $log)"
     start=$(date +%s)
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
+    if only_manifests "$tool"; then
+      copy_manifests "$tool" "$v" "$tmp" >"$log" 2>&1 &
+    else
+      build_tool "$tool" "$v" "$tmp" >"$log" 2>&1 &
+    fi
     pid=$!
     # A heartbeat: go install -v prints one line per compiled package.
     while kill -0 "$pid" 2>/dev/null; do
@@ -352,7 +390,7 @@ main() {
         echo "go=$(go env GOVERSION)"
         echo "cores=$(nproc)"
         echo "loadavg-at-start=$load"
-      } >"$tmp/.complete"
+      } >"$tmp/$(only_manifests "$tool" && echo .manifests-complete || echo .complete)"
       rm -rf "${tools_cache:?}/$tool/$v"
       mv "$tmp" "$tools_cache/$tool/$v"
       echo "[$n/${#todo[@]}] $tool $v: built in ${secs}s"
