@@ -33,6 +33,7 @@ class AppView:
     labels: dict[str, Any]
     base: tuple[PathKey, ...]  # where `spec` lives inside obj, for line numbers
     element: str | None = None
+    metadata: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -153,6 +154,7 @@ def applications(bundle: Bundle) -> list[AppView]:
                     meta.get("labels") or {},
                     ("spec", "template", "spec"),
                     element=str(index),
+                    metadata=meta,
                 )
             )
     bundle.cache["applications"] = views
@@ -305,4 +307,32 @@ def project_restrictions(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 yield project.violation(
                     "clusterResourceWhitelist allows every cluster-scoped kind",
                     path=("spec", "clusterResourceWhitelist", index),
+                )
+
+
+@check("appset-matches-applications", "manifests", compare=REQUIRED)
+def appset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Violation]:
+    """An ApplicationSet that generates the same Applications as application.yaml must generate
+    them identically, or the two ways of installing disagree about an environment."""
+    from policies.checks.repo import diff  # shared tree diff
+
+    views = applications(bundle)
+    real = {v.name: v for v in views if v.element is None}
+    for view in views:
+        counterpart = real.get(view.name)
+        if view.element is None or counterpart is None:
+            continue
+        here_meta, there_meta = view.metadata or {}, counterpart.obj.metadata
+        for field in params["compare"]:
+            if field == "spec":
+                here, there = view.spec, counterpart.spec
+            else:
+                here, there = here_meta.get(field), there_meta.get(field)
+            where = f"Application {counterpart.name} in {counterpart.obj.file}"
+            path = field if field == "spec" else f"metadata.{field}"
+            for problem in diff(here, there, path, there="there"):
+                yield view.violation(
+                    f"differs from {where}: {problem}",
+                    fix="make the ApplicationSet's template and application.yaml agree "
+                    "(or keep only one of them)",
                 )

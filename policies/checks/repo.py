@@ -17,7 +17,7 @@ from policies.sources import Repo
 Params = Mapping[str, Any]
 
 
-def diff(a: Any, b: Any, path: str = "", limit: int = 5) -> list[str]:
+def diff(a: Any, b: Any, path: str = "", limit: int = 5, there: str = "in the chart") -> list[str]:
     """Up to `limit` human-readable differences between two YAML trees."""
     out: list[str] = []
 
@@ -31,7 +31,7 @@ def diff(a: Any, b: Any, path: str = "", limit: int = 5) -> list[str]:
             for i, (p, q) in enumerate(zip(x, y, strict=True)):
                 walk(p, q, f"{where}[{i}]")
         elif x != y and not (_number(x) and _number(y) and float(x) == float(y)):
-            out.append(f"{where or '.'}: {_short(x)} here, {_short(y)} in the chart")
+            out.append(f"{where or '.'}: {_short(x)} here, {_short(y)} {there}")
 
     walk(a, b, path)
     return out
