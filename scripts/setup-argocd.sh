@@ -240,31 +240,45 @@ install_rollouts_cluster() {
   wait_available argo-rollouts
 }
 
-# The lab (issue 9): no pods run ArgoCD there. Its CRDs come from the pinned module and its
-# controllers (application-controller, repo-server) are local processes that the lab
-# tooling starts; Argo Rollouts is already part of `make lab-up`.
+# The lab (issue 9): no pods run ArgoCD there. scripts/lab/argocd.sh start installs its CRDs
+# and configuration from the pinned module and starts its controller and repo-server as
+# local processes (docs/argocd-lab.md); Argo Rollouts is already part of `make lab-up`.
 install_lab() {
-  local crds="$cache_tools/argo-cd/$argocd_version/crds" starter="$SP_REPO_ROOT/scripts/lab/argocd.sh"
-  [[ -d "$crds" ]] || sp_die "$SP_EX_UNAVAILABLE" "ArgoCD $argocd_version CRDs are not built at $crds (run 'make tools')"
-  ensure_namespace argocd
-  kube_apply "ArgoCD $argocd_version CRDs (pinned module)" -f "$crds"
-  if [[ -x "$starter" ]]; then
-    sp_run "$starter" start >&2 || sp_die "$SP_EX_FAIL" "$starter start failed"
-  else
-    sp_die "$SP_EX_UNAVAILABLE" "the lab's ArgoCD processes are started by $starter, which does not exist yet (issue 9); CRDs are applied"
+  local starter="$SP_REPO_ROOT/scripts/lab/argocd.sh"
+  [[ -x "$starter" ]] || sp_die "$SP_EX_UNAVAILABLE" "$starter is missing or not executable"
+  if $dry_run; then
+    sp_log "dry run: not starting the lab's ArgoCD ($starter start)"
+    return 0
   fi
+  sp_run "$starter" start >&2 || sp_die "$SP_EX_FAIL" "$starter start failed (see above)"
+}
+
+# repository_file FILE: the path of argocd/FILE as this run applies it. In the lab, rewritten
+# by fixtures/gitops.py to read the lab's local GitOps repository and to deploy into the
+# lab (docs/argocd-lab.md); the files themselves keep their production URLs.
+repository_file() {
+  if ! $lab; then
+    echo "$SP_REPO_ROOT/argocd/$1"
+    return
+  fi
+  local out="$work/lab-$1"
+  (cd "$SP_REPO_ROOT" && sp_python -m fixtures.gitops lab-manifests "argocd/$1") >"$out" ||
+    sp_die "$SP_EX_DATAERR" "cannot rewrite argocd/$1 for the lab (see above)"
+  echo "$out"
 }
 
 # --- this repository's objects -------------------------------------------------------------
 
 apply_repository_objects() {
-  local dir="$SP_REPO_ROOT/argocd" file
+  local dir="$SP_REPO_ROOT/argocd" file name
   [[ -f "$dir/install.yaml" ]] || sp_die "$SP_EX_NOINPUT" "$dir/install.yaml is missing"
-  kube_apply "argocd/install.yaml (ArgoCD configuration)" -f "$dir/install.yaml"
+  kube_apply "argocd/install.yaml (ArgoCD configuration)" -f "$(repository_file install.yaml)"
   # The AppProject first, wherever it is written (the Applications and the ApplicationSet
   # both need it, and --apps none still applies it).
   local projects="$work/appprojects.yaml" sources=()
-  mapfile -t sources < <(find "$dir" -maxdepth 1 -name '*.yaml' ! -name rollout.yaml | sort)
+  while IFS= read -r name; do
+    sources+=("$(repository_file "$name")")
+  done < <(find "$dir" -maxdepth 1 -name '*.yaml' ! -name rollout.yaml -printf '%f\n' | sort)
   sp_python "$SP_LIB_DIR/manifests.py" AppProject "$projects" "${sources[@]}" ||
     sp_die "$SP_EX_DATAERR" "cannot read the AppProject from $dir (see above)"
   if [[ -s "$projects" ]]; then
@@ -273,12 +287,15 @@ apply_repository_objects() {
     sp_warn "no AppProject found in $dir; the Applications need one"
   fi
   case "$apps" in
-    applications) file="$dir/application.yaml" ;;
-    applicationset) file="$dir/applicationset.yaml" ;;
+    applications) file=application.yaml ;;
+    applicationset) file=applicationset.yaml ;;
     none) return 0 ;;
   esac
-  [[ -f "$file" ]] || sp_die "$SP_EX_NOINPUT" "$file is missing"
-  kube_apply "argocd/$(basename "$file")" -f "$file"
+  [[ -f "$dir/$file" ]] || sp_die "$SP_EX_NOINPUT" "$dir/$file is missing"
+  if $lab && [[ "$apps" == applicationset ]]; then
+    sp_warn "the lab runs no ApplicationSet controller: the ApplicationSet is applied but generates nothing"
+  fi
+  kube_apply "argocd/$file" -f "$(repository_file "$file")"
 }
 
 create_repository_secret() {
