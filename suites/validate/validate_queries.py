@@ -17,12 +17,14 @@ rate, times the window.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from fixtures.render import RenderRequest, helm_template_e
+from fixtures.tools import ToolMissing, tool_path
 
 KUBE_VERSION = "v1.34.0"
 SUCCESS_METRIC = "success-rate"
@@ -41,6 +43,19 @@ class SloQueries:
     source: str  # where they came from, for messages
 
 
+def helm_binary() -> Path:
+    """The pinned helm (`make tools`), else the one on PATH (CI runner images ship one)."""
+    try:
+        return tool_path("helm")
+    except ToolMissing as missing:
+        found = shutil.which("helm")
+        if found is None:
+            raise QueriesUnavailable(
+                f"the SLO queries are rendered from the chart and helm is missing: {missing}"
+            ) from None
+        return Path(found)
+
+
 def render_analysis_queries(
     chart: Path, values_file: Path, release: str, namespace: str, window: str
 ) -> dict[str, str]:
@@ -55,7 +70,7 @@ def render_analysis_queries(
         kube_version=KUBE_VERSION,
         show_only=("templates/analysistemplates.yaml",),
     )
-    output, error = helm_template_e(request)
+    output, error = helm_template_e(request, helm_binary())
     if error is not None:
         raise QueriesUnavailable(f"the chart's analysis queries did not render: {error}")
     queries: dict[str, str] = {}

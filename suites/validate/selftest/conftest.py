@@ -48,6 +48,19 @@ def scratch(
         yield env
 
 
+@pytest.fixture(scope="session")
+def scratch_deployment(
+    cluster: Cluster, service_process: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScratchEnvironment]:
+    """The same, with the chart's Deployment fallback (`rollouts.enabled: false`, like dev)."""
+    if cluster.prometheus_url is None:
+        pytest.skip("the self-tests feed the lab's Prometheus (--cluster lab)")
+    directory = tmp_path_factory.mktemp("validate-selftest-deployment")
+    values = {"rollouts": {"enabled": False}}
+    with scratch_environment(cluster, service_process.url, directory, values) as env:
+        yield env
+
+
 @pytest.fixture
 def check() -> None:
     """The self-tests are not checks: no summary row (overrides the tier's autouse fixture)."""

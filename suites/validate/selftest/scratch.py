@@ -166,16 +166,21 @@ def backing_service() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def scratch_environment(
-    cluster: Cluster, service_url: str, directory: Path
+    cluster: Cluster, service_url: str, directory: Path, values: dict[str, Any] | None = None
 ) -> Iterator[ScratchEnvironment]:
-    """Deploy, feed traffic, write the environment file; delete the namespace at the end."""
+    """Deploy, feed traffic, write the environment file; delete the namespace at the end.
+
+    `values` go on top of values-lab.yaml (e.g. `{"rollouts": {"enabled": False}}` for a
+    Deployment)."""
     if cluster.prometheus_url is None:
         raise RuntimeError("the scratch environment feeds the lab's Prometheus (--cluster lab)")
     namespace = f"validate-st-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
     process = None
     try:
-        env_release = deploy(cluster, namespace, release=RELEASE, values={"replicaCount": REPLICAS})
+        env_release = deploy(
+            cluster, namespace, release=RELEASE, values={"replicaCount": REPLICAS, **(values or {})}
+        )
         process = traffic.start(namespace, cluster.kubeconfig, cluster.context,
                                 namespaces=[namespace])  # fmt: skip
         env = ScratchEnvironment(

@@ -38,3 +38,14 @@ def test_environment_without_api_writes_skips_it(scratch: ScratchEnvironment) ->
     result = scratch.run_tier("-k", "round_trip", env_file=scratch.env_file(smoke__api_write=False))
     assert result.returncode == 0, result
     assert result.checks["API round trip"]["message"] == "smoke.api_write is false in selftest.yaml"
+
+
+def test_deployment_environment_passes(scratch_deployment: ScratchEnvironment) -> None:
+    """The Deployment fallback (dev): the same checks judge a Deployment and its ReplicaSet,
+    and the SLO queries select its pods, which carry no rollouts_pod_template_hash."""
+    result = scratch_deployment.run_tier()
+    assert result.returncode == 0, result
+    assert result.checks["rollout healthy"]["measured"] == (
+        "Available=True, Progressing=NewReplicaSetAvailable"
+    ), result
+    assert "requests" in result.checks["slo success rate"]["measured"], result
