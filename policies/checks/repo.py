@@ -221,3 +221,64 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
                 line=1,
                 fix=f"set {key} in {env_values.file}: each environment's tag lives there",
             )
+
+
+def _dig(data: Any, dotted: str) -> Any:
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+@check("thresholds-match-environment", "repo", keys=REQUIRED, metrics=REQUIRED)
+def thresholds_match_environment(repo: Repo, params: Params) -> Iterator[Violation]:
+    """The canary's analysis and the validate tier (which reads environments/<env>.yaml) must
+    judge the same SLO: a canary that passes what the post-deploy check fails, or the other
+    way round, is a gate that disagrees with itself."""
+    from policies.analysis import analysis_refs, find_template, merged_args, metrics_of
+    from policies.expr import Phase
+
+    for bundle in repo.bundles:
+        env = bundle.env
+        data = repo.environments.get(env or "")
+        if not bundle.values_files or not data:
+            continue
+        for rollout in bundle.of_kind("Rollout"):
+            for ref in analysis_refs(rollout):
+                for item in ref.templates:
+                    template = find_template(item, rollout, bundle)
+                    if template is None:
+                        continue
+                    for metric in metrics_of(template, merged_args(template, ref.args)):
+                        kind = next(
+                            (k for k, m in params["metrics"].items() if m in (metric.query or "")),
+                            None,
+                        )
+                        limit = _dig(data, params["keys"][kind]) if kind else None
+                        if kind is None or not isinstance(limit, (int, float)):
+                            continue
+                        inside, outside = _probes(kind, float(limit))
+                        if (
+                            metric.phase(inside) is not Phase.SUCCESSFUL
+                            or metric.phase(outside) is not Phase.FAILED
+                        ):
+                            yield template.violation(
+                                f'metric "{metric.name}" ({bundle.name}) does not gate at '
+                                f"{params['keys'][kind]} = {limit} of environments/{env}.yaml "
+                                f"(at {inside}: {metric.phase(inside)}, at {outside}: "
+                                f"{metric.phase(outside)})",
+                                path=(*metric.path, "successCondition"),
+                                fix=f"use the same threshold in the chart's analysis values and in "
+                                f"environments/{env}.yaml",
+                            )
+
+
+def _probes(kind: str, limit: float) -> tuple[float, float]:
+    """(a value that must pass, a value that must fail) at the environment's limit."""
+    if kind == "success_rate":
+        return limit, round(limit - 1e-4, 6)
+    if kind == "latency":
+        return round(limit - 1e-3, 6), limit
+    return limit, limit + 1

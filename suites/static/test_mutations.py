@@ -75,10 +75,13 @@ class Mutation:
     says: str
     apply: Callable[[Path], None]
     where: str | None = None  # file the finding must point at
+    edits: str | None = None  # top-level folder it edits, when the rule's group does not say
 
     @property
     def copies(self) -> str:
         """The top-level folder the mutation edits (copied; everything else is linked)."""
+        if self.edits:
+            return self.edits
         group = self.rule.split("/")[0]
         return {"argocd": "argocd", "workflows": ".github", "scripts": "scripts"}.get(group, "helm")
 
@@ -227,6 +230,13 @@ MUTATIONS = [
         lambda r: replace_once(
             r / ".github/workflows/ci-pipeline.yaml", "--cov-fail-under=80", "--cov-fail-under=70"
         ),
+    ),
+    Mutation(
+        "validate tier's SLO differs from the canary's",
+        "analysis/thresholds-match-environment",
+        "does not gate at slo.success_rate_min = 0.995 of environments/production.yaml",
+        lambda r: set_yaml(r / "environments/production.yaml", "slo.success_rate_min", 0.995),
+        edits="environments",
     ),
     Mutation(
         "script without strict mode",
