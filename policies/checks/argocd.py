@@ -336,3 +336,32 @@ def appset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Viol
                     fix="make the ApplicationSet's template and application.yaml agree "
                     "(or keep only one of them)",
                 )
+
+
+@check("ignore-differences-scoped", "manifests", broad_pointers=REQUIRED)
+def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violation]:
+    """ignoreDifferences hides drift from Argo CD: it must name one object and one field."""
+    broad = set(params["broad_pointers"])
+    for view in applications(bundle):
+        for index, entry in enumerate(view.spec.get("ignoreDifferences") or []):
+            if not isinstance(entry, dict):
+                continue
+            where = ("ignoreDifferences", index)
+            if not entry.get("name"):
+                yield view.violation(
+                    f"ignoreDifferences[{index}] ignores every {entry.get('kind') or 'object'} "
+                    "(no name)",
+                    where,
+                    fix="name the one object whose field is managed outside git",
+                )
+            pointers = list(entry.get("jsonPointers") or []) + list(
+                entry.get("jqPathExpressions") or []
+            )
+            wide = sorted(p for p in pointers if str(p).rstrip("/") in broad)
+            if wide or not (pointers or entry.get("managedFieldsManagers")):
+                shown = ", ".join(map(str, wide)) or "no field at all (the whole object)"
+                yield view.violation(
+                    f"ignoreDifferences[{index}] ignores {shown}",
+                    where,
+                    fix="ignore the exact fields another controller writes",
+                )

@@ -74,3 +74,39 @@ def probe_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Vi
                     field=(probe_name,),
                     fix="point the probe at a declared containerPort (by name or number)",
                 )
+
+
+def _pre_stop_seconds(container: Container) -> float | None:
+    pre_stop = (container.data.get("lifecycle") or {}).get("preStop")
+    if not isinstance(pre_stop, dict):
+        return None
+    sleep = pre_stop.get("sleep")
+    if isinstance(sleep, dict) and isinstance(sleep.get("seconds"), (int, float)):
+        return float(sleep["seconds"])
+    return 0.0 if pre_stop.get("exec") or pre_stop.get("httpGet") else None
+
+
+@check("graceful-shutdown", "workloads", min_pre_stop_seconds=1)
+def graceful_shutdown(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+    """A preStop pause keeps a terminating pod serving until the endpoints (and the canary's
+    load balancer targets) have dropped it, within terminationGracePeriodSeconds."""
+    if not pod.serving:
+        return
+    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+    for container in pod.containers(init=False):
+        seconds = _pre_stop_seconds(container)
+        if seconds is None:
+            yield pod.violation(
+                "has no preStop hook, so it gets SIGTERM while still receiving traffic",
+                container=container,
+                field=("lifecycle",),
+                values_key="lifecycle.preStopSleepSeconds",
+            )
+        elif seconds and isinstance(grace, int) and seconds >= grace:
+            yield pod.violation(
+                f"preStop sleeps {seconds:g} s, not less than terminationGracePeriodSeconds "
+                f"{grace}",
+                container=container,
+                field=("lifecycle", "preStop"),
+                fix="keep the preStop pause well below terminationGracePeriodSeconds",
+            )
