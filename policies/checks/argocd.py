@@ -324,10 +324,8 @@ def appset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Viol
             continue
         here_meta, there_meta = view.metadata or {}, counterpart.obj.metadata
         for field in params["compare"]:
-            if field == "spec":
-                here, there = view.spec, counterpart.spec
-            else:
-                here, there = here_meta.get(field), there_meta.get(field)
+            here: Any = view.spec if field == "spec" else here_meta.get(field)
+            there: Any = counterpart.spec if field == "spec" else there_meta.get(field)
             where = f"Application {counterpart.name} in {counterpart.obj.file}"
             path = field if field == "spec" else f"metadata.{field}"
             for problem in diff(here, there, path, there="there"):
