@@ -20,6 +20,12 @@ fi
 
 tier=$1
 shift
+# The tier name becomes a file name (reports/<tier>.xml): a word, never an option.
+if [[ ! "$tier" =~ ^[a-z][a-z0-9._-]*$ ]]; then
+  echo "run-pytest: '$tier' is not a tier name (expected e.g. static, e2e, validate-lab)" >&2
+  usage >&2
+  exit 64
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pytest_bin="$here/.venv/bin/pytest"
 if [[ ! -x "$pytest_bin" ]]; then

@@ -15,7 +15,6 @@ import pytest
 from fixtures.static_session import StaticSession
 
 EX_USAGE, EX_DATAERR = 64, 65
-PASS_THROUGH = {"run-pytest.sh"}  # hands every argument to pytest by design
 
 
 @dataclass(frozen=True)
@@ -87,9 +86,7 @@ def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -
     home = tmp_path_factory.mktemp("home")
     root = static.config.root
     calls = [(p, ("--help",)) for p in static.config.scripts]
-    calls += [
-        (p, ("--no-such-option",)) for p in static.config.scripts if p.name not in PASS_THROUGH
-    ]
+    calls += [(p, ("--no-such-option",)) for p in static.config.scripts]
     for misuse in MISUSES:
         calls += [(p, misuse.args) for p in static.config.scripts if p.name == misuse.script]
     for path, args in calls:
@@ -107,8 +104,6 @@ def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> None:
-    if script.name in PASS_THROUGH:
-        pytest.skip(f"{script.name} passes its arguments through")
     result = _result(static, script, ("--no-such-option",), tmp_path)
     assert result.returncode == EX_USAGE, (
         f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
