@@ -166,11 +166,14 @@ ldflags() { # ldflags <tool> <version>
 }
 
 module_dir() { # module_dir <tool> <version> -> the pinned upstream module's source (downloads it)
+  # `go mod download` (not `go list -m`, whose .Dir is empty until something downloaded
+  # the source): the wrapper's pinned version, or the bare module checked against
+  # sum.golang.org for a tool without a wrapper.
   if [[ -f "$here/$1/go.mod" ]]; then
-    (cd "$here/$1" && go list -mod=readonly -m -f '{{.Dir}}' "$(upstream "$1")")
-  else # a tool without a wrapper: the module itself, checked against sum.golang.org
-    (cd / && go mod download -json "$(upstream "$1")@$2") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
-  fi
+    (cd "$here/$1" && go mod download -json "$(upstream "$1")")
+  else
+    (cd / && go mod download -json "$(upstream "$1")@$2")
+  fi | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
 }
 
 copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from the pinned module
@@ -251,7 +254,8 @@ measure_cold() { # measure_cold <tool...>: a cold build in throw-away caches, ti
   local scratch
   scratch=$(mktemp -d "${TMPDIR:-/tmp}/sre-platform-cold.XXXXXX")
   # Go marks module cache files read-only; make them removable before deleting.
-  trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
+  # shellcheck disable=SC2064 # expand now: $scratch is local, the trap runs at exit
+  trap "chmod -R u+w '$scratch' 2>/dev/null; rm -rf '$scratch'" EXIT
   echo "tools: cold build of $* in $scratch (empty GOMODCACHE, GOCACHE and tool cache)"
   echo "tools: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) core(s)"
   local start status=0
