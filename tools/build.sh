@@ -257,7 +257,9 @@ measure_cold() { # measure_cold <tool...>: a cold build in throw-away caches, ti
   # shellcheck disable=SC2064 # expand now: $scratch is local, the trap runs at exit
   trap "chmod -R u+w '$scratch' 2>/dev/null; rm -rf '$scratch'" EXIT
   echo "tools: cold build of $* in $scratch (empty GOMODCACHE, GOCACHE and tool cache)"
-  echo "tools: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) core(s)"
+  local load_start
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "tools: load average at start: $load_start on $(nproc) core(s)"
   local start status=0
   start=$(date +%s)
   SRE_PLATFORM_CACHE="$scratch/cache" GOMODCACHE="$scratch/gomod" GOCACHE="$scratch/gocache" \
@@ -266,7 +268,8 @@ measure_cold() { # measure_cold <tool...>: a cold build in throw-away caches, ti
   mkdir -p "$tools_cache"
   {
     echo "# tools/build.sh --cold on $(date -u +%Y-%m-%dT%H:%M:%SZ): $(nproc) core(s),"
-    echo "# load average at the end $(cut -d' ' -f1-3 /proc/loadavg); seconds per tool, in build order"
+    echo "# load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg);" \
+      "seconds per tool, in build order"
     for tool in "$@"; do
       local v
       v=$(pin "$tool")
