@@ -70,10 +70,23 @@ sp_argocd_sync() {
     sp_log "$SP_ARGOCD_APP syncs automatically; refreshed it"
     return 0
   fi
-  local initiator=${GITHUB_ACTOR:-${USER:-sre-platform}}
+  local initiator=${GITHUB_ACTOR:-${USER:-sre-platform}} operation
   sp_log "starting a sync of $SP_ARGOCD_APP (initiated by $initiator)"
-  sp_kubectl -n "$SP_ARGOCD_NS" patch "applications.argoproj.io/$SP_ARGOCD_APP" --type merge \
-    -p "{\"operation\":{\"initiatedBy\":{\"username\":\"$initiator\"},\"sync\":{\"syncStrategy\":{\"hook\":{}}}}}" >/dev/null
+  # As argocd-server's Sync does: the Application's syncOptions (CreateNamespace=true,
+  # PruneLast=true, ... act only through the operation) and retry strategy go into it.
+  operation=$(sp_kubectl --request-timeout=15s -n "$SP_ARGOCD_NS" get "applications.argoproj.io/$SP_ARGOCD_APP" -o json |
+    sp_python -c '
+import json, sys
+policy = (json.load(sys.stdin).get("spec") or {}).get("syncPolicy") or {}
+sync = {"syncStrategy": {"hook": {}}}
+if policy.get("syncOptions"):
+    sync["syncOptions"] = policy["syncOptions"]
+operation = {"initiatedBy": {"username": sys.argv[1]}, "sync": sync}
+if policy.get("retry"):
+    operation["retry"] = policy["retry"]
+print(json.dumps({"operation": operation}))
+' "$initiator") || sp_die "$SP_EX_UNAVAILABLE" "cannot read Application $SP_ARGOCD_NS/$SP_ARGOCD_APP"
+  sp_kubectl -n "$SP_ARGOCD_NS" patch "applications.argoproj.io/$SP_ARGOCD_APP" --type merge -p "$operation" >/dev/null
 }
 
 # sp_argocd_wait_synced REVISION TIMEOUT_SECONDS: wait until the Application is Synced at
