@@ -14,7 +14,8 @@ tests hold it to the real thing:
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -23,11 +24,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+import sre_platform.api
 from fixtures import traffic
 from fixtures.kube import wait_until
 from fixtures.rollouts import GROUP, VERSION, Scenario, fault_env
 from sre_platform.app import create_app
 from sre_platform.config import Settings
+from sre_platform.database import DatabaseUnavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +52,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@asynccontextmanager
+async def _database_down(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    raise DatabaseUnavailable("PostgreSQL is not there (test double)")
+    yield  # pragma: no cover - makes this an async generator
+
+
 @pytest.fixture(scope="module")
 def real_app() -> Iterator[tuple[TestClient, Any]]:
     """The real service with its backends unreachable: every route still answers (503s),
-    which is all that /metrics needs to show its series."""
+    which is all that /metrics needs to show its series. The API's connection helper fails
+    at once instead of after the pool's acquire timeout; the HTTP and metrics layers are
+    the service's own."""
     port = _free_port()
     settings = Settings(
         database_url=f"postgresql://postgres@127.0.0.1:{port}/sre_platform",
@@ -61,7 +72,11 @@ def real_app() -> Iterator[tuple[TestClient, Any]]:
         git_sha="abc1234",
     )
     app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        TestClient(app, raise_server_exceptions=False) as client,
+    ):
+        patch.setattr(sre_platform.api, "connection", _database_down)
         yield client, app
 
 
