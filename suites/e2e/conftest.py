@@ -17,6 +17,7 @@ What this conftest adds for the scenarios (docs/e2e.md):
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -159,8 +160,20 @@ def _namespace_name(test_name: str) -> str:
     return f"e2e-{slug[:40].rstrip('-')}-{uuid.uuid4().hex[:4]}"
 
 
+@pytest.fixture(scope="session")
+def scenario_values() -> dict[str, Any]:
+    """Values every scenario starts from, on top of helm/values-lab.yaml: none on the lab's
+    kwok nodes. The extension point for another platform: a plugin that overrides this
+    fixture (the real node of issue 8: its node selector, tolerations, fewer replicas)
+    runs every scenario there; the canary scenarios derive their expectations (replicas,
+    steps, weights, interval) from the resulting values."""
+    return {}
+
+
 @pytest.fixture
-def scenario(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[Scenario]:
+def scenario(
+    request: pytest.FixtureRequest, cluster: Cluster, scenario_values: dict[str, Any]
+) -> Iterator[Scenario]:
     """A Scenario in a namespace of its own, deleted afterwards unless --keep-cluster."""
     namespace = _namespace_name(request.node.name)
     manifest = {
@@ -172,7 +185,7 @@ def scenario(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[Scena
         },
     }
     cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
-    yield Scenario(cluster, namespace)
+    yield Scenario(cluster, namespace, values=copy.deepcopy(scenario_values))
     if cluster.keep:
         return
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -9,16 +9,16 @@ latency of the pod's own `FAULT_*` env, so a bad version is the chart with those
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 
 from fixtures import traffic
-from fixtures.deploy import LAB_VALUES
 from fixtures.rollouts import (
     HASH_LABEL,
     Scenario,
+    duration_seconds,
     fault_env,
     first_bad_measurement,
     parse_time,
@@ -27,12 +27,35 @@ from fixtures.rollouts import (
 
 pytestmark = pytest.mark.e2e
 
-LAB = yaml.safe_load(LAB_VALUES.read_text())
-STEPS: list[dict[str, Any]] = LAB["rollouts"]["canary"]["steps"]
-WEIGHTS = [s["setWeight"] for s in STEPS if "setWeight" in s]
-ANALYSIS_STEPS = [i for i, s in enumerate(STEPS) if "analysis" in s]
-INTERVAL = float(LAB["analysis"]["interval"].rstrip("s"))
-REPLICAS = int(LAB["replicaCount"])
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """The canary as the scenario will deploy it (values-lab.yaml + the platform's values):
+    the expectations follow the values, so a platform with other replicas or steps (the
+    real node, issue 8) runs the same scenarios."""
+
+    steps: list[dict[str, Any]]
+    replicas: int
+    interval: float
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> CanaryPlan:
+        values = scenario.effective_values()
+        return cls(
+            steps=list(values["rollouts"]["canary"]["steps"]),
+            replicas=int(values["replicaCount"]),
+            interval=duration_seconds(values["analysis"]["interval"]),
+        )
+
+    @property
+    def weights(self) -> list[int]:
+        return [int(s["setWeight"]) for s in self.steps if "setWeight" in s]
+
+    @property
+    def analysis_steps(self) -> list[int]:
+        return [i for i, s in enumerate(self.steps) if "analysis" in s]
+
+
 # Long enough for every step and analysis of the lab's progression, with room to spare.
 ROLLOUT_TIMEOUT = 150
 
@@ -72,7 +95,8 @@ def pods_by_hash(scenario: Scenario) -> dict[str, int]:
 def test_canary_walks_every_step_and_promotes(
     scenario: Scenario, analysis: traffic.TrafficProcess
 ) -> None:
-    with scenario.given(f"version a on {REPLICAS} replicas, Healthy, serving traffic"):
+    plan = CanaryPlan.of(scenario)
+    with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
         stable = scenario.rollout()["status"]["stableRS"]
 
@@ -85,30 +109,36 @@ def test_canary_walks_every_step_and_promotes(
     rollout = scenario.rollout()
     canary = rollout["status"]["currentPodHash"]
     assert canary != stable
-    with scenario.and_(f"it walked the steps in order, 0 to {len(STEPS)}, skipping none"):
+    with scenario.and_(f"it walked the steps in order, 0 to {len(plan.steps)}, skipping none"):
         order = [s.step for s in recorder.samples if s.canary == canary]
         walked = [step for i, step in enumerate(order) if i == 0 or order[i - 1] != step]
-        assert walked == list(range(len(STEPS) + 1)), recorder.table()
-    with scenario.and_(f"the canary's actual weight at each analysis was {WEIGHTS}, then 100"):
+        assert walked == list(range(len(plan.steps) + 1)), recorder.table()
+    with scenario.and_(f"the canary's actual weight at each analysis was {plan.weights}, then 100"):
         weights = recorder.weights_at_steps(canary)
-        assert [weights.get(i) for i in ANALYSIS_STEPS] == [{w} for w in WEIGHTS], recorder.table()
-        assert weights.get(len(STEPS)) == {100}, recorder.table()
-    with scenario.and_(f"{len(ANALYSIS_STEPS)} AnalysisRuns, every one Successful"):
+        assert [weights.get(i) for i in plan.analysis_steps] == [{w} for w in plan.weights], (
+            recorder.table()
+        )
+        assert weights.get(len(plan.steps)) == {100}, recorder.table()
+    with scenario.and_(f"{len(plan.analysis_steps)} AnalysisRuns, every one Successful"):
         runs = runs_of(scenario, canary)
         summaries = [run_summary(r) for r in runs]
-        assert len(runs) == len(ANALYSIS_STEPS), summaries
+        assert len(runs) == len(plan.analysis_steps), summaries
         for run in runs:
             assert run["status"]["phase"] == "Successful", summaries
             metrics = run["status"]["metricResults"]
             assert sorted(m["name"] for m in metrics) == ["latency-p99", "restarts", "success-rate"]
             assert all(m["phase"] == "Successful" and m["count"] >= 2 for m in metrics), summaries
-    with scenario.and_(f"all {REPLICAS} pods run b"):
-        assert pods_by_hash(scenario) == {canary: REPLICAS}
+    with scenario.and_(f"all {plan.replicas} pods run b"):
+        assert pods_by_hash(scenario) == {canary: plan.replicas}
     scenario.record("rollout_seconds", round(recorder.samples[-1].at - recorder.samples[0].at, 1))
 
 
 def _abort_figures(
-    scenario: Scenario, updated_at: float, aborted_at: float, failed_run: dict[str, Any]
+    scenario: Scenario,
+    updated_at: float,
+    aborted_at: float,
+    failed_run: dict[str, Any],
+    interval: float,
 ) -> float:
     """Record the abort times; return seconds from the first bad measurement to the abort."""
     first_bad = first_bad_measurement(failed_run)
@@ -118,7 +148,7 @@ def _abort_figures(
     controller_abort = parse_time(scenario.rollout()["status"].get("abortedAt")) or aborted_at
     after_bad = max(controller_abort, aborted_at) - first_bad
     scenario.record("abort_seconds_after_first_bad_measurement", round(after_bad, 1))
-    scenario.record("analysis_interval_seconds", INTERVAL)
+    scenario.record("analysis_interval_seconds", interval)
     return after_bad
 
 
@@ -127,7 +157,8 @@ def test_bad_canary_is_aborted(
     scenario: Scenario, analysis: traffic.TrafficProcess, bad: str
 ) -> None:
     env, metric = BAD_VERSIONS[bad]
-    with scenario.given(f"version a on {REPLICAS} replicas, Healthy, serving traffic"):
+    plan = CanaryPlan.of(scenario)
+    with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
         stable = scenario.rollout()["status"]["stableRS"]
 
@@ -146,22 +177,23 @@ def test_bad_canary_is_aborted(
         failed = {m["name"] for m in runs[0]["status"]["metricResults"] if m["phase"] == "Failed"}
         assert failed == {metric}, run_summary(runs[0])
     with scenario.and_("it failed at the first analysis: the canary never went past 5%"):
-        assert max(s.set_weight for s in recorder.samples if s.canary == canary) == WEIGHTS[0]
-    with scenario.and_(f"all replicas and all traffic are back on a ({REPLICAS} pods)"):
+        assert max(s.set_weight for s in recorder.samples if s.canary == canary) == plan.weights[0]
+    with scenario.and_(f"all replicas and all traffic are back on a ({plan.replicas} pods)"):
         status = scenario.rollout()["status"]
-        assert status["stableRS"] == stable and status["availableReplicas"] == REPLICAS
-        assert pods_by_hash(scenario) == {stable: REPLICAS}
-        served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
-        assert served == {stable}
+        assert status["stableRS"] == stable and status["availableReplicas"] == plan.replicas
+        assert pods_by_hash(scenario) == {stable: plan.replicas}
+        if isinstance(analysis, traffic.TrafficProcess):  # the simulated source says whom it serves
+            served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
+            assert served == {stable}
         selector = scenario.cluster.core.read_namespaced_service(
             f"{scenario.name}-canary", scenario.namespace
         ).spec.selector
         assert selector.get(HASH_LABEL) == stable, "the canary Service still selects b"
-    with scenario.and_(f"within two analysis intervals ({2 * INTERVAL:.0f}s) of the first bad "
+    with scenario.and_(f"within two analysis intervals ({2 * plan.interval:.0f}s) of the first bad "
                        "measurement"):  # fmt: skip
-        after_bad = _abort_figures(scenario, updated_at, aborted.at, runs[0])
+        after_bad = _abort_figures(scenario, updated_at, aborted.at, runs[0], plan.interval)
         # +1 s: the controller's timestamps have one-second resolution.
-        assert after_bad <= 2 * INTERVAL + 1, recorder.table()
+        assert after_bad <= 2 * plan.interval + 1, recorder.table()
 
 
 @pytest.mark.parametrize("bad", list(BAD_VERSIONS))
@@ -171,7 +203,8 @@ def test_broken_analysis_lets_a_bad_canary_through(
     """The control experiment: with thresholds that can never fail, the same bad versions
     are promoted. So the scenarios above fail when the analysis is broken, as they must."""
     env, _ = BAD_VERSIONS[bad]
-    short = [{"setWeight": WEIGHTS[0]}, STEPS[ANALYSIS_STEPS[0]]]
+    plan = CanaryPlan.of(scenario)
+    short = [{"setWeight": plan.weights[0]}, plan.steps[plan.analysis_steps[0]]]
     with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
         scenario.install("a", analysis=NEVER_FAILING, rollouts={"canary": {"steps": short}})
     with scenario.when(f"version b is deployed with {bad}: {env}"):
