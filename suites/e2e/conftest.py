@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import time
 import uuid
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from fixtures import cluster as cluster_plugin
 from fixtures import traffic
 from fixtures.cluster import Cluster
+from fixtures.deploy import deep_merge
 from fixtures.kube import wait_until
 from fixtures.rollouts import Scenario
 from fixtures.tools import REPO_ROOT
@@ -44,6 +48,29 @@ EVIDENCE = REPORTS / "e2e"
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
+    group = parser.getgroup("e2e", "the e2e scenarios")
+    group.addoption(
+        "--e2e-values",
+        dest="e2e_values",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="extra helm values for every scenario, on top of helm/values-lab.yaml "
+        "(repeatable; e.g. the real node's placement, or a broken analysis to prove the "
+        "scenarios catch it). ini: e2e_values; env: SRE_PLATFORM_E2E_VALUES (os.pathsep list)",
+    )
+    parser.addini("e2e_values", "extra helm values files for every scenario", type="paths")
+
+
+def _e2e_values_files(config: pytest.Config) -> list[Path]:
+    """--e2e-values, else $SRE_PLATFORM_E2E_VALUES, else the ini key (STYLE: cli > env > ini)."""
+    cli = config.getoption("e2e_values")
+    if cli:
+        return [Path(p) for p in cli]
+    env = os.environ.get("SRE_PLATFORM_E2E_VALUES", "")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    return [Path(p) for p in config.getini("e2e_values")]
 
 
 # ---- figures ---------------------------------------------------------------------------
@@ -161,13 +188,18 @@ def _namespace_name(test_name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def scenario_values() -> dict[str, Any]:
-    """Values every scenario starts from, on top of helm/values-lab.yaml: none on the lab's
-    kwok nodes. The extension point for another platform: a plugin that overrides this
-    fixture (the real node of issue 8: its node selector, tolerations, fewer replicas)
-    runs every scenario there; the canary scenarios derive their expectations (replicas,
-    steps, weights, interval) from the resulting values."""
-    return {}
+def scenario_values(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Values every scenario starts from, on top of helm/values-lab.yaml: those of
+    `--e2e-values` files, none by default. The extension point for another platform: a
+    plugin that overrides this fixture (the real node of issue 8: its node selector,
+    tolerations, fewer replicas) runs every scenario there; the canary scenarios derive
+    their expectations (replicas, steps, weights, interval) from the resulting values."""
+    values: dict[str, Any] = {}
+    for path in _e2e_values_files(pytestconfig):
+        if not path.is_file():
+            raise pytest.UsageError(f"--e2e-values: {path} does not exist")
+        values = deep_merge(values, yaml.safe_load(path.read_text()) or {})
+    return values
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ latency of the pod's own `FAULT_*` env, so a bad version is the chart with those
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fixtures import traffic
 from fixtures.rollouts import (
@@ -66,11 +68,8 @@ BAD_VERSIONS = {
     "restarts": (fault_env(exit_after_seconds=2), "restarts"),
 }
 # Thresholds no data can fail: the analysis is broken, it can no longer catch anything.
-NEVER_FAILING = {
-    "successRate": {"minimum": 0},
-    "latency": {"maximumSeconds": 3600},
-    "restarts": {"maximum": 10000},
-}
+NEVER_FAILING_FILE = Path(__file__).parent / "values" / "never-failing-analysis.yaml"
+NEVER_FAILING: dict[str, Any] = yaml.safe_load(NEVER_FAILING_FILE.read_text())
 
 
 def runs_of(scenario: Scenario, pod_hash: str) -> list[dict[str, Any]]:
@@ -206,7 +205,7 @@ def test_broken_analysis_lets_a_bad_canary_through(
     plan = CanaryPlan.of(scenario)
     short = [{"setWeight": plan.weights[0]}, plan.steps[plan.analysis_steps[0]]]
     with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
-        scenario.install("a", analysis=NEVER_FAILING, rollouts={"canary": {"steps": short}})
+        scenario.install("a", **NEVER_FAILING, rollouts={"canary": {"steps": short}})
     with scenario.when(f"version b is deployed with {bad}: {env}"):
         scenario.update("b", extraEnv=env)
     with scenario.then("the bad version is promoted: Healthy on b, never aborted"):
