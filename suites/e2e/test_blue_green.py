@@ -23,7 +23,7 @@ from fixtures.rollouts import HASH_LABEL, Scenario, fault_env, parse_time, run_s
 pytestmark = pytest.mark.e2e
 
 REPLICAS = 4
-SCALE_DOWN_DELAY = 8
+SCALE_DOWN_DELAY = 5
 SCALE_DOWN_ANNOTATION = "scale-down-deadline"  # Argo Rollouts sets it unprefixed
 BLUE_GREEN: dict[str, Any] = {
     "replicaCount": REPLICAS,
