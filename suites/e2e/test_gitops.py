@@ -37,7 +37,7 @@ import yaml
 from fixtures import argocd, gitops, lab
 from fixtures.cluster import Cluster
 from fixtures.kube import wait_until
-from fixtures.rollouts import Scenario, ScriptResult, image_tag
+from fixtures.rollouts import Scenario, ScriptResult, image_tag, run_summary
 from fixtures.tools import REPO_ROOT, tool_dir, tool_version
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +55,9 @@ FAST_CANARY: dict[str, Any] = {
     # hides it with a second sync, production stays OutOfSync). A non-zero value survives.
     # test_a_rollout_synced_by_argocd_stays_synced below checks the chart itself.
     "minReadySeconds": 1,
+    # Ten seconds before the first measurement: on a loaded 2-core machine a new canary
+    # pod's series can take more than the lab's 5 s to reach Prometheus twice (rate()).
+    "analysis": {"initialDelay": "10s"},
     "rollouts": {
         "canary": {
             "steps": [
@@ -250,6 +253,8 @@ class GitOps:
         for env in ENVIRONMENTS:
             app = argocd.application(self.app(env))
             evidence[f"application-{env}.yaml"] = yaml.safe_dump(app) if app else "(missing)\n"
+        runs = self.rollouts["production"].analysis_runs()
+        evidence["analysisruns-production.txt"] = "\n".join(run_summary(r) for r in runs) + "\n"
         log = "\n".join(f"{c.short} {c.subject}" for c in self.repo.log(30))
         evidence["git-log.txt"] = log + "\n"
         hook_log = self.repo.root / "webhook.log"
