@@ -255,8 +255,8 @@ class GitOps:
             evidence[f"application-{env}.yaml"] = yaml.safe_dump(app) if app else "(missing)\n"
         runs = self.rollouts["production"].analysis_runs()
         evidence["analysisruns-production.txt"] = "\n".join(run_summary(r) for r in runs) + "\n"
-        log = "\n".join(f"{c.short} {c.subject}" for c in self.repo.log(30))
-        evidence["git-log.txt"] = log + "\n"
+        history = "\n".join(f"{c.short} {c.subject}" for c in self.repo.log(30))
+        evidence["git-log.txt"] = history + "\n"
         hook_log = self.repo.root / "webhook.log"
         if hook_log.is_file():
             evidence["webhook.log"] = hook_log.read_text()
