@@ -40,11 +40,7 @@ from fixtures.tools import cache_root, tool_dir, tool_version  # noqa: E402
 
 GOAL_SECONDS = 10.0
 # No analysis: the bench times ArgoCD, not the canary; one step so a rollout still runs.
-# minReadySeconds: the chart's `0` makes every new Rollout OutOfSync once after its sync
-# (suites/e2e/test_gitops.py, the strict xfail): a second selfHeal sync would inflate
-# "synced". Remove with the chart fix.
 BENCH_VALUES: dict[str, Any] = {
-    "minReadySeconds": 1,
     "rollouts": {"canary": {"steps": [{"setWeight": 50}]}},
 }
 

@@ -49,12 +49,6 @@ NAMESPACE_LABELS = {"sre-platform.io/e2e": "true", "sre-platform.io/simulated-tr
 # (the canary scenarios of issue 6 walk all of them). Applied as each Application's
 # valuesObject, on top of the lab values.
 FAST_CANARY: dict[str, Any] = {
-    # WORKAROUND, remove with the chart fix: helm/templates/rollout.yaml renders
-    # `minReadySeconds: 0`; Argo Rollouts' controller rewrites a new Rollout without the zero
-    # value (omitempty), so ArgoCD shows it OutOfSync after the first sync (staging's selfHeal
-    # hides it with a second sync, production stays OutOfSync). A non-zero value survives.
-    # test_a_rollout_synced_by_argocd_stays_synced below checks the chart itself.
-    "minReadySeconds": 1,
     # Ten seconds before the first measurement: on a loaded 2-core machine a new canary
     # pod's series can take more than the lab's 5 s to reach Prometheus twice (rate()).
     "analysis": {"initialDelay": "10s"},
@@ -578,12 +572,6 @@ def test_drift_is_reverted_in_staging_and_reported_in_production(
         assert drifted == [f"Rollout/{path.rollouts['production'].name}"], drifted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helm/templates/rollout.yaml renders `minReadySeconds: 0`, which Argo Rollouts drops "
-    "from a new Rollout (reported with issue 9); when the chart is fixed this passes: remove "
-    "this mark and the minReadySeconds workaround in FAST_CANARY",
-)
 def test_a_rollout_synced_by_argocd_stays_synced(
     scenario: GitOpsScenario, cluster: Cluster, argocd_lab: argocd.ArgoCD, tmp_path: Path
 ) -> None:
