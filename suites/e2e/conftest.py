@@ -32,6 +32,7 @@ import requests
 import yaml
 
 from fixtures import cluster as cluster_plugin
+from fixtures import node as node_plugin
 from fixtures import traffic
 from fixtures.cluster import Cluster
 from fixtures.deploy import deep_merge
@@ -48,6 +49,7 @@ EVIDENCE = REPORTS / "e2e"
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
+    node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
     group = parser.getgroup("e2e", "the e2e scenarios")
     group.addoption(
         "--e2e-values",
