@@ -10,10 +10,10 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test static e2e validate lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint app-test static e2e validate validate-selftest lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 setup: ## Install everything on a fresh machine (Debian packages, .venv, built tools); idempotent
 	scripts/setup.sh
@@ -21,9 +21,15 @@ setup: ## Install everything on a fresh machine (Debian packages, .venv, built t
 venv: ## Create or refresh the Python environment only
 	scripts/setup.sh --python-only
 
-test: lint app-test static e2e validate ## Every test of the project
+test: lint app-test conformance validate-selftest ## Every test of the project
 
-conformance: static e2e validate ## The main job: the three tiers against this repository's own config
+# validate needs a live environment: lab-deploy provides the lab's (the e2e session leaves the
+# lab up because `make e2e` started it, not the session).
+conformance: static e2e lab-deploy validate ## The main job: the three tiers against this repository's own config, on the lab
+
+validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught, bad input (lab)
+	scripts/lab/lab.sh up
+	$(PYTEST) validate-selftest suites/validate/selftest
 
 lint: ## ruff (lint + format check), mypy (strict for app/), bandit, hadolint
 	$(VENV)/bin/ruff check .
@@ -45,14 +51,15 @@ e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
 	$(PYTEST) validate suites/validate --env $(ENV)
 
-lab-up: ## Start the offline lab cluster (builds missing tools first)
+lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOCD=1 adds ArgoCD
 	scripts/lab/lab.sh up
+	if [[ "$${LAB_ARGOCD:-0}" == 1 ]]; then scripts/setup-argocd.sh --lab; fi
 
 lab-deploy: ## Deploy environment ENV (default lab) into the lab: release, simulated traffic, the service on its base_url
 	scripts/lab/lab.sh up
 	$(PY) -m fixtures.deploy lab-deploy --env $(ENV)
 
-lab-down: ## Stop every lab process and free its ports
+lab-down: ## Stop every lab process (and ArgoCD, the real node, lab-deploy's extras) and free its ports
 	scripts/lab/lab.sh down
 
 tools: ## Build the pinned Go tools that are missing into $(SRE_PLATFORM_CACHE)/tools
