@@ -18,9 +18,9 @@ cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
-all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind)
+all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator)
 # Tools whose module also provides manifests (copy_manifests); --manifests-only takes just those.
-manifest_tools=(kwok argo-rollouts argo-cd)
+manifest_tools=(kwok argo-rollouts argo-cd prometheus-operator)
 manifests_only=false
 
 usage() {
@@ -83,6 +83,8 @@ binaries() {
     kind) echo kind ;;
     # One multiplexed binary; the other names are symlinks to it (it dispatches on argv[0]).
     argo-cd) echo argocd argocd-application-controller argocd-repo-server argocd-applicationset-controller ;;
+    # CRDs only (the static tier validates the chart's ServiceMonitor against them).
+    prometheus-operator) ;;
   esac
 }
 
@@ -98,6 +100,7 @@ upstream() {
     kube-score) echo github.com/zegl/kube-score ;;
     kind) echo sigs.k8s.io/kind ;;
     argo-cd) echo github.com/argoproj/argo-cd/v3 ;;
+    prometheus-operator) echo github.com/prometheus-operator/prometheus-operator ;;
   esac
 }
 
@@ -195,6 +198,10 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
         "$src/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
         "$src"/kustomize/stage/pod/fast/pod-{ready,complete,delete}.yaml "$out/stages/"
       ;;
+    prometheus-operator)
+      mkdir -p "$out/crds"
+      cp "$src/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$out/crds/"
+      ;;
   esac
   chmod -R u+w "$out"
 }
@@ -202,6 +209,10 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
 build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool's log
   local tool=$1 v=$2 out=$3
   local wrapper="$here/$tool"
+  if [[ -z "$(binaries "$tool")" ]]; then # nothing to compile: its manifests are the tool
+    copy_manifests "$tool" "$v" "$out"
+    return
+  fi
   [[ -f "$wrapper/go.mod" ]] || { echo "$wrapper/go.mod is missing" >&2; return 1; }
   local have
   have=$(cd "$wrapper" && go list -mod=readonly -m -f '{{.Version}}' "$(upstream "$tool")")
