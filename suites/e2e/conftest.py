@@ -11,6 +11,10 @@ What this conftest adds for the scenarios (docs/e2e.md):
   the Given/When/Then log are attached to the report and written to reports/e2e/<ns>/.
 - `simulated_traffic` (session): fixtures/traffic.py's exporter for every e2e namespace,
   published to the lab's Prometheus, plus the kwok Stage that simulates container exits.
+- `platform` (session): where the scenarios' pods run. The lab's kwok nodes by default;
+  with `--real-node` the lab's real node (`fixtures.node.RealNodePlatform`), where only the
+  scenarios marked `real_node` run (the others skip, saying so) and `analysis` is real load
+  (fixtures/load.py: wrk through the release's Service) instead of the simulated traffic.
 - figures: each scenario's duration and what it recorded (abort times) go to
   reports/e2e-figures.json, which bench/bench-e2e prints.
 """
@@ -37,7 +41,8 @@ from fixtures import traffic
 from fixtures.cluster import Cluster
 from fixtures.deploy import deep_merge
 from fixtures.kube import wait_until
-from fixtures.rollouts import Scenario
+from fixtures.load import ServiceLoad
+from fixtures.rollouts import Platform, Scenario
 from fixtures.tools import REPO_ROOT
 
 NAMESPACE_LABEL = "sre-platform.io/e2e"
@@ -62,6 +67,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "scenarios catch it). ini: e2e_values; env: SRE_PLATFORM_E2E_VALUES (os.pathsep list)",
     )
     parser.addini("e2e_values", "extra helm values files for every scenario", type="paths")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_node: a scenario that also runs on the lab's real node; with --real-node only "
+        "these run (select them with -m real_node)",
+    )
 
 
 def _e2e_values_files(config: pytest.Config) -> list[Path]:
@@ -106,6 +119,10 @@ def pytest_runtest_makereport(
     if report.when == "call":
         entry.update(seconds=round(report.duration, 1), outcome=report.outcome)
         entry.update(scenario.figures)
+    elif report.when == "teardown":
+        entry.update(scenario.figures)  # what fixtures recorded after the test (the load)
+        if "outcome" in entry:
+            entry["platform"] = scenario.platform.name
     if report.failed:
         # Argo Rollouts' AfterTest / chainsaw's catch: the evidence goes with the failure.
         evidence = _safe_evidence(scenario)
@@ -171,14 +188,26 @@ def simulated_traffic(cluster: Cluster) -> Iterator[traffic.TrafficProcess | Non
 
 
 @pytest.fixture
-def analysis(simulated_traffic: traffic.TrafficProcess | None) -> traffic.TrafficProcess:
-    """Scenarios whose outcome depends on Prometheus analysis need the simulated traffic."""
+def analysis(
+    request: pytest.FixtureRequest, platform: Platform
+) -> Iterator[traffic.TrafficProcess | ServiceLoad]:
+    """What feeds the Prometheus analysis of a scenario: the simulated traffic on kwok
+    nodes; on the real node, real requests (wrk) through the release's Service from the
+    moment it has a ready endpoint until the test ends."""
+    if not platform.simulated_traffic:
+        scenario: Scenario = request.getfixturevalue("scenario")
+        load = ServiceLoad.for_service(scenario.cluster, scenario.namespace, scenario.name)
+        with load:
+            yield load
+        scenario.record("load", load.summary())
+        return
+    simulated_traffic = request.getfixturevalue("simulated_traffic")
     if simulated_traffic is None:
         pytest.skip(
             "needs the lab's Prometheus fed by the simulated traffic (--cluster lab); on kind "
             "the analysis has no Prometheus yet (docs/e2e.md, 'Other clusters')"
         )
-    return simulated_traffic
+    yield simulated_traffic
 
 
 # ---- one namespace per scenario ----------------------------------------------------------
@@ -190,13 +219,23 @@ def _namespace_name(test_name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def scenario_values(pytestconfig: pytest.Config) -> dict[str, Any]:
-    """Values every scenario starts from, on top of helm/values-lab.yaml: those of
-    `--e2e-values` files, none by default. The extension point for another platform: a
-    plugin that overrides this fixture (the real node of issue 8: its node selector,
-    tolerations, fewer replicas) runs every scenario there; the canary scenarios derive
-    their expectations (replicas, steps, weights, interval) from the resulting values."""
-    values: dict[str, Any] = {}
+def platform(request: pytest.FixtureRequest) -> Platform:
+    """The lab's kwok nodes, or with --real-node the lab's real node (brought up for the
+    session, with PostgreSQL and Redis for its pods)."""
+    if not node_plugin.real_node_enabled(request.config):
+        return Platform()
+    node = request.getfixturevalue("real_node")
+    services = request.getfixturevalue("real_node_services")
+    return node_plugin.RealNodePlatform(node, services)
+
+
+@pytest.fixture(scope="session")
+def scenario_values(pytestconfig: pytest.Config, platform: Platform) -> dict[str, Any]:
+    """Values every scenario starts from, on top of its platform's environment values
+    (helm/values-lab.yaml; on the real node helm/values-lab-real-node.yaml): the platform's
+    own, then those of `--e2e-values` files. The canary scenarios derive their expectations
+    (replicas, steps, weights, interval) from the resulting values."""
+    values: dict[str, Any] = deep_merge({}, platform.values)
     for path in _e2e_values_files(pytestconfig):
         if not path.is_file():
             raise pytest.UsageError(f"--e2e-values: {path} does not exist")
@@ -206,20 +245,27 @@ def scenario_values(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 @pytest.fixture
 def scenario(
-    request: pytest.FixtureRequest, cluster: Cluster, scenario_values: dict[str, Any]
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    scenario_values: dict[str, Any],
+    platform: Platform,
 ) -> Iterator[Scenario]:
-    """A Scenario in a namespace of its own, deleted afterwards unless --keep-cluster."""
+    """A Scenario in a namespace of its own on the session's platform, deleted afterwards
+    unless --keep-cluster."""
+    if not platform.simulated_traffic and request.node.get_closest_marker("real_node") is None:
+        pytest.skip(f"runs on the lab's simulated nodes only, not on {platform.name}")
     namespace = _namespace_name(request.node.name)
+    labels = {NAMESPACE_LABEL: "true"}
+    if platform.simulated_traffic:
+        labels[TRAFFIC_LABEL] = "true"
     manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {
-            "name": namespace,
-            "labels": {NAMESPACE_LABEL: "true", TRAFFIC_LABEL: "true"},
-        },
+        "metadata": {"name": namespace, "labels": labels},
     }
     cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
-    yield Scenario(cluster, namespace, values=copy.deepcopy(scenario_values))
+    platform.prepare_namespace(cluster, namespace)
+    yield Scenario(cluster, namespace, values=copy.deepcopy(scenario_values), platform=platform)
     if cluster.keep:
         return
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -1,15 +1,19 @@
 """Canary releases judged by the chart's own Prometheus analysis (issue 6, scenarios 1-4).
 
-Every scenario deploys this repository's chart with `helm/values-lab.yaml`: 20 replicas,
-so the canary steps 5/20/50/80 are exact replica ratios (1, 4, 10 and 16 pods) without a
-traffic router, each followed by an inline analysis of two measurements 5 s apart. The
+Every scenario deploys this repository's chart with its platform's environment values. On
+the lab's simulated nodes (the default) that is `helm/values-lab.yaml`: 20 replicas, so the
+canary steps 5/20/50/80 are exact replica ratios (1, 4, 10 and 16 pods) without a traffic
+router, each followed by an inline analysis of two measurements 5 s apart, and the
 SIMULATED traffic (fixtures/traffic.py) serves every pod's series with the error rate and
-latency of the pod's own `FAULT_*` env, so a bad version is the chart with those values.
+latency of the pod's own `FAULT_*` env. With `--real-node` the scenarios marked `real_node`
+run on the lab's real node instead (`helm/values-lab-real-node.yaml`: 5 replicas, 20/40/60/80):
+the image built from this repository's Dockerfile, the same `FAULT_*` env making the real
+service fail, slow down or crash, and real requests from a load tool through the Service.
+The expectations come from the values (`CanaryPlan`), never from constants.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +21,13 @@ import pytest
 import yaml
 
 from fixtures import traffic
+from fixtures.kube import wait_until
+from fixtures.load import ServiceLoad
 from fixtures.rollouts import (
     HASH_LABEL,
+    CanaryPlan,
+    Platform,
     Scenario,
-    duration_seconds,
     fault_env,
     first_bad_measurement,
     parse_time,
@@ -29,44 +36,23 @@ from fixtures.rollouts import (
 
 pytestmark = pytest.mark.e2e
 
+# What feeds the analysis: the simulated exporter, or real requests to the real node's pods.
+Traffic = traffic.TrafficProcess | ServiceLoad
 
-@dataclass(frozen=True)
-class CanaryPlan:
-    """The canary as the scenario will deploy it (values-lab.yaml + the platform's values):
-    the expectations follow the values, so a platform with other replicas or steps (the
-    real node, issue 8) runs the same scenarios."""
-
-    steps: list[dict[str, Any]]
-    replicas: int
-    interval: float
-
-    @classmethod
-    def of(cls, scenario: Scenario) -> CanaryPlan:
-        values = scenario.effective_values()
-        return cls(
-            steps=list(values["rollouts"]["canary"]["steps"]),
-            replicas=int(values["replicaCount"]),
-            interval=duration_seconds(values["analysis"]["interval"]),
-        )
-
-    @property
-    def weights(self) -> list[int]:
-        return [int(s["setWeight"]) for s in self.steps if "setWeight" in s]
-
-    @property
-    def analysis_steps(self) -> list[int]:
-        return [i for i, s in enumerate(self.steps) if "analysis" in s]
+# A bad version's fault, named by the metric that must catch it.
+BAD_VERSIONS = {"errors": "success-rate", "latency": "latency-p99", "restarts": "restarts"}
 
 
-# Long enough for every step and analysis of the lab's progression, with room to spare.
-ROLLOUT_TIMEOUT = 150
+def bad_version(bad: str, platform: Platform) -> list[dict[str, str]]:
+    """The `extraEnv` of a bad version: the fault switches the service obeys."""
+    if bad == "errors":
+        return fault_env(error_rate=0.2)
+    if bad == "latency":
+        return fault_env(latency_ms=600)
+    # The process exits that long after it starts serving; kubelet (or kwok's Stage) restarts it.
+    return fault_env(exit_after_seconds=platform.crash_after_seconds)
 
-# A bad version: the fault the service obeys, and the metric that must catch it.
-BAD_VERSIONS = {
-    "errors": (fault_env(error_rate=0.2), "success-rate"),
-    "latency": (fault_env(latency_ms=600), "latency-p99"),
-    "restarts": (fault_env(exit_after_seconds=2), "restarts"),
-}
+
 # Thresholds no data can fail: the analysis is broken, it can no longer catch anything.
 NEVER_FAILING_FILE = Path(__file__).parent / "values" / "never-failing-analysis.yaml"
 NEVER_FAILING: dict[str, Any] = yaml.safe_load(NEVER_FAILING_FILE.read_text())
@@ -91,9 +77,8 @@ def pods_by_hash(scenario: Scenario) -> dict[str, int]:
     return counts
 
 
-def test_canary_walks_every_step_and_promotes(
-    scenario: Scenario, analysis: traffic.TrafficProcess
-) -> None:
+@pytest.mark.real_node
+def test_canary_walks_every_step_and_promotes(scenario: Scenario, analysis: Traffic) -> None:
     plan = CanaryPlan.of(scenario)
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
@@ -103,7 +88,7 @@ def test_canary_walks_every_step_and_promotes(
         with scenario.when("the image is updated to b"):
             scenario.update("b")
         with scenario.then("the rollout ends Healthy with b stable"):
-            scenario.expect_healthy("b", timeout=ROLLOUT_TIMEOUT)
+            scenario.expect_healthy("b", timeout=plan.rollout_timeout())
 
     rollout = scenario.rollout()
     canary = rollout["status"]["currentPodHash"]
@@ -151,11 +136,10 @@ def _abort_figures(
     return after_bad
 
 
+@pytest.mark.real_node
 @pytest.mark.parametrize("bad", list(BAD_VERSIONS))
-def test_bad_canary_is_aborted(
-    scenario: Scenario, analysis: traffic.TrafficProcess, bad: str
-) -> None:
-    env, metric = BAD_VERSIONS[bad]
+def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) -> None:
+    env, metric = bad_version(bad, scenario.platform), BAD_VERSIONS[bad]
     plan = CanaryPlan.of(scenario)
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
@@ -165,7 +149,7 @@ def test_bad_canary_is_aborted(
         with scenario.when(f"version b is deployed with {bad}: {env}"):
             updated_at = scenario.update("b", extraEnv=env)
         with scenario.then("the rollout aborts: Degraded, the canary scaled to zero"):
-            scenario.expect_aborted(timeout=60)
+            scenario.expect_aborted(timeout=plan.first_step_timeout())
 
     aborted = recorder.first(lambda s: s.abort)
     assert aborted is not None, recorder.table()
@@ -175,12 +159,23 @@ def test_bad_canary_is_aborted(
         assert [r["status"]["phase"] for r in runs] == ["Failed"], [run_summary(r) for r in runs]
         failed = {m["name"] for m in runs[0]["status"]["metricResults"] if m["phase"] == "Failed"}
         assert failed == {metric}, run_summary(runs[0])
-    with scenario.and_("it failed at the first analysis: the canary never went past 5%"):
+    with scenario.and_(
+        f"it failed at the first analysis: the canary never went past {plan.weights[0]}%"
+    ):
         assert max(s.set_weight for s in recorder.samples if s.canary == canary) == plan.weights[0]
     with scenario.and_(f"all replicas and all traffic are back on a ({plan.replicas} pods)"):
         status = scenario.rollout()["status"]
-        assert status["stableRS"] == stable and status["availableReplicas"] == plan.replicas
-        assert pods_by_hash(scenario) == {stable: plan.replicas}
+        assert status["stableRS"] == stable
+
+        def back_on_a() -> str | None:
+            # The stable ReplicaSet scales back up: a real pod takes a moment to start.
+            available = scenario.rollout()["status"].get("availableReplicas")
+            pods = pods_by_hash(scenario)
+            if available == plan.replicas and pods == {stable: plan.replicas}:
+                return None
+            return f"{available} available, running pods by hash {pods}"
+
+        wait_until(back_on_a, f"{plan.replicas} pods of a", plan.pod_start + 30)
         if isinstance(analysis, traffic.TrafficProcess):  # the simulated source says whom it serves
             served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
             assert served == {stable}
@@ -195,14 +190,12 @@ def test_bad_canary_is_aborted(
         assert after_bad <= 2 * plan.interval + 1, recorder.table()
 
 
-def test_broken_analysis_lets_a_bad_canary_through(
-    scenario: Scenario, analysis: traffic.TrafficProcess
-) -> None:
+def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis: Traffic) -> None:
     """The control experiment: with thresholds that can never fail, a version with all three
     faults of the scenarios above is promoted: none of the three metrics catches its fault.
     So those scenarios fail when the analysis is broken, as they must (docs/e2e.md shows
     them failing with these values)."""
-    env = [e for bad_env, _ in BAD_VERSIONS.values() for e in bad_env]
+    env = [e for bad in BAD_VERSIONS for e in bad_version(bad, scenario.platform)]
     plan = CanaryPlan.of(scenario)
     short = [{"setWeight": plan.weights[0]}, plan.steps[plan.analysis_steps[0]]]
     with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
@@ -217,7 +210,7 @@ def test_broken_analysis_lets_a_bad_canary_through(
         summaries = [run_summary(r) for r in runs]
         assert [r["status"]["phase"] for r in runs] == ["Successful"], summaries
         metrics = runs[0]["status"]["metricResults"]
-        assert sorted(m["name"] for m in metrics) == sorted(m for _, m in BAD_VERSIONS.values())
+        assert sorted(m["name"] for m in metrics) == sorted(BAD_VERSIONS.values())
         assert all(m["phase"] == "Successful" and m["count"] >= 2 for m in metrics), summaries
     with scenario.and_("the faults were real: the pods of b restarted"):
         restarts = sum(

@@ -32,7 +32,7 @@ from fixtures.kube import wait_until
 from fixtures.node import RealNode, real_node  # noqa: F401 - the session fixture
 from fixtures.tools import REPO_ROOT, tool_path
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_node]
 
 RELEASE = "real"
 REPLICAS = 2
