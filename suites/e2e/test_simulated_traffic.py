@@ -8,7 +8,8 @@ tests hold it to the real thing:
    those of the real service's `/metrics` (the app started in-process, as app/tests do);
 2. in the lab, the chart's own AnalysisTemplate queries, run against the lab's Prometheus,
    see the error rate and latency written in the pods' `FAULT_*` env, and the restarts
-   that `FAULT_EXIT_AFTER_SECONDS` causes (the kwok Stage, through kube-state-metrics).
+   that `FAULT_EXIT_AFTER_SECONDS` causes (the kwok Stage, through kube-state-metrics);
+3. it stands in only where no process runs: pods on the lab's real node are left out.
 """
 
 from __future__ import annotations
@@ -172,6 +173,43 @@ def _value(prometheus_url: str, query: str) -> float | None:
 
 
 @pytest.mark.slow
+class _Nodes:
+    """CoreV1Api.read_node of a lab with kwok's nodes and the real node."""
+
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+
+    def read_node(self, name: str) -> Any:
+        from types import SimpleNamespace
+
+        self.reads.append(name)
+        annotations = {"kwok.x-k8s.io/node": "fake"} if name.startswith("kwok-") else {}
+        return SimpleNamespace(metadata=SimpleNamespace(annotations=annotations))
+
+
+def test_pods_on_a_real_node_are_not_simulated() -> None:
+    """A pod on the lab's real node serves its own /metrics: the simulation must leave it
+    out, or its series would be doubled (and a real bad canary hidden by simulated good
+    numbers)."""
+    watcher = traffic.PodWatcher(None, traffic.TrafficModel(), namespaces=["ns"])
+    nodes = _Nodes()
+    watcher.core = nodes
+
+    def view(node: str, namespace: str = "ns") -> traffic.PodSpecView:
+        return traffic.PodSpecView(
+            namespace=namespace, name="p", uid="u", labels=POD_LABELS, env={}, serving=True,
+            running=True, restart_count=0, liveness_period=10, readiness_period=5,
+            node_name=node,
+        )  # fmt: skip
+
+    assert watcher._wanted(view("kwok-zone-a"))
+    assert not watcher._wanted(view("real-node"))
+    assert watcher._wanted(view(""))  # not scheduled yet: serves nothing until Running
+    assert not watcher._wanted(view("kwok-zone-a", namespace="other"))
+    assert watcher._wanted(view("kwok-zone-a")) and not watcher._wanted(view("real-node"))
+    assert nodes.reads == ["kwok-zone-a", "real-node"]  # each node read once
+
+
 def test_fault_env_drives_what_the_charts_queries_see(
     scenario: Scenario, analysis: traffic.TrafficProcess
 ) -> None:
