@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test static e2e validate validate-selftest lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint app-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -24,8 +24,9 @@ venv: ## Create or refresh the Python environment only
 test: lint app-test conformance validate-selftest ## Every test of the project
 
 # validate needs a live environment: lab-deploy provides the lab's (the e2e session leaves the
-# lab up because `make e2e` started it, not the session).
-conformance: static e2e lab-deploy validate ## The main job: the three tiers against this repository's own config, on the lab
+# lab up because `make e2e` started it, not the session). real-node runs the canary scenarios
+# and the validate tier again with real pods and real traffic on the lab's real node (root).
+conformance: static e2e lab-deploy validate real-node ## The main job: the three tiers against this repository's own config, on the lab and its real node
 
 validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught, bad input (lab)
 	scripts/lab/lab.sh up
@@ -48,6 +49,19 @@ e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-
 	scripts/lab/lab.sh up
 	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
 
+e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traffic (root; the node is brought up and down)
+	scripts/lab/lab.sh up
+	$(PYTEST) e2e-real-node suites/e2e --real-node -m real_node $(E2E_ARGS)
+
+# The lab-real-node environment (environments/lab-real-node.yaml) deployed, validated and
+# removed again; the node stops last (lab-down would stop both too).
+real-node: e2e-real-node ## e2e-real-node, then lab-deploy + validate of ENV=lab-real-node (real pods), then both removed
+	scripts/lab/lab.sh up
+	$(PY) -m fixtures.deploy lab-deploy --env lab-real-node
+	$(PYTEST) validate-lab-real-node suites/validate --env lab-real-node
+	$(PY) -m fixtures.deploy lab-undeploy --env lab-real-node
+	scripts/node/node.sh down
+
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
 	$(PYTEST) validate suites/validate --env $(ENV)
 
@@ -55,7 +69,7 @@ lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOC
 	scripts/lab/lab.sh up
 	if [[ "$${LAB_ARGOCD:-0}" == 1 ]]; then scripts/setup-argocd.sh --lab; fi
 
-lab-deploy: ## Deploy environment ENV (default lab) into the lab: release, simulated traffic, the service on its base_url
+lab-deploy: ## Deploy environment ENV (default lab) into the lab: release + simulated traffic + the service on its base_url; ENV=lab-real-node: on the real node, real load
 	scripts/lab/lab.sh up
 	$(PY) -m fixtures.deploy lab-deploy --env $(ENV)
 

@@ -7,7 +7,8 @@ usage() {
   cat <<USAGE
 Usage: scripts/setup.sh [--python-only] [--no-tools]
 
-  (no option)     Debian packages, the Python environment (.venv) and the built Go tools
+  (no option)     Debian packages (the lab's and its real node's), the Python environment
+                  (.venv) and the built Go tools
   --python-only   only create or refresh .venv
   --no-tools      everything but the Go tools
 
@@ -56,6 +57,18 @@ install_debian() {
   fi
 }
 
+# The lab's real node and its image builds (containerd, runc, CNI plugins, buildah,
+# debootstrap, ...): their list lives with the node, in scripts/node/install-packages.sh.
+install_node_packages() {
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  if ! "${sudo[@]}" "$here/scripts/node/install-packages.sh"; then
+    echo "setup: the real node's Debian packages could not be installed" >&2
+    exit 69
+  fi
+  echo "setup: the real node's Debian packages present"
+}
+
 install_python() {
   local venv="$here/.venv"
   if [[ ! -x "$venv/bin/python" ]]; then
@@ -84,6 +97,7 @@ if $python_only; then
   exit 0
 fi
 install_debian
+install_node_packages
 install_python
 if $with_tools; then
   if [[ -x "$here/tools/build.sh" ]]; then
