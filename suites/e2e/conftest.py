@@ -16,7 +16,8 @@ What this conftest adds for the scenarios (docs/e2e.md):
   scenarios marked `real_node` run (the others skip, saying so) and `analysis` is real load
   (fixtures/load.py: wrk through the release's Service) instead of the simulated traffic.
 - figures: each scenario's duration and what it recorded (abort times) go to
-  reports/e2e-figures.json, which bench/bench-e2e prints.
+  reports/e2e-figures.json (a --real-node session: reports/e2e-real-node-figures.json),
+  which bench/bench-e2e prints.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ NAMESPACE_LABEL = "sre-platform.io/e2e"
 TRAFFIC_LABEL = "sre-platform.io/simulated-traffic"
 REPORTS = REPO_ROOT / "reports"
 FIGURES = REPORTS / "e2e-figures.json"
+REAL_NODE_FIGURES = REPORTS / "e2e-real-node-figures.json"  # a --real-node session's
 EVIDENCE = REPORTS / "e2e"
 
 
@@ -104,7 +106,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)
     _figures["exit_status"] = int(exitstatus)
     REPORTS.mkdir(exist_ok=True)
-    FIGURES.write_text(json.dumps(_figures, indent=2) + "\n")
+    real = node_plugin.real_node_enabled(session.config)
+    (REAL_NODE_FIGURES if real else FIGURES).write_text(json.dumps(_figures, indent=2) + "\n")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
