@@ -80,6 +80,8 @@ def pods_by_hash(scenario: Scenario) -> dict[str, int]:
 @pytest.mark.real_node
 def test_canary_walks_every_step_and_promotes(scenario: Scenario, analysis: Traffic) -> None:
     plan = CanaryPlan.of(scenario)
+    # Without a traffic router a weight is a replica ratio: the values must express each.
+    assert not plan.inexact_weights(), f"weights not whole pods of {plan.replicas}: {plan}"
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
         stable = scenario.rollout()["status"]["stableRS"]
@@ -175,7 +177,10 @@ def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) 
                 return None
             return f"{available} available, running pods by hash {pods}"
 
-        wait_until(back_on_a, f"{plan.replicas} pods of a", plan.pod_start + 30)
+        wait_until(
+            back_on_a, f"rollout back on a ({plan.replicas} available pods, all of a)",
+            plan.pod_start + 30,
+        )  # fmt: skip
         if isinstance(analysis, traffic.TrafficProcess):  # the simulated source says whom it serves
             served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
             assert served == {stable}
