@@ -190,6 +190,14 @@ def test_real_pods_serve_real_traffic_and_are_scraped(
 
     # kube-proxy programs the endpoints a moment after the pods turn Ready.
     wait_until(answers, f"the Service at {base} to answer", 30, interval=0.2)
+    port = items[0]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    wanted = {f"{p['status']['podIP']}:{port}" for p in items}
+
+    def routed() -> str | None:
+        found = real_node_module.service_endpoints(namespace, f"{RELEASE}-sre-platform")
+        return None if found == wanted else f"routed to {sorted(found)}"
+
+    wait_until(routed, f"kube-proxy's rules to route to {sorted(wanted)}", 30, interval=0.2)
     created = []
     for i in range(REQUESTS // 2):
         # A fresh connection each time, so kube-proxy picks an endpoint per request.
