@@ -31,14 +31,20 @@ def closed_port() -> int:
 def test_unknown_environment_exits_65_listing_known() -> None:
     result = tier("--env", "prod")
     assert result.returncode == 65, result.stdout + result.stderr
-    assert "unknown environment 'prod'; known: dev, lab, lab-real-node, production, staging" in result.stderr
+    assert (
+        "unknown environment 'prod'; known: dev, lab, lab-real-node, production, staging"
+        in result.stderr
+    )
 
 
 @pytest.mark.validate
 def test_missing_env_option_exits_64() -> None:
     result = tier()
     assert result.returncode == 64, result.stdout + result.stderr
-    assert "--env is required; known environments: dev, lab, lab-real-node, production, staging" in result.stderr
+    assert (
+        "--env is required; known environments: dev, lab, lab-real-node, production, staging"
+        in result.stderr
+    )
 
 
 @pytest.mark.validate
