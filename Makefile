@@ -69,7 +69,7 @@ lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOC
 	scripts/lab/lab.sh up
 	if [[ "$${LAB_ARGOCD:-0}" == 1 ]]; then scripts/setup-argocd.sh --lab; fi
 
-lab-deploy: ## Deploy environment ENV (default lab) into the lab: release + simulated traffic + the service on its base_url; ENV=lab-real-node: on the real node, real load
+lab-deploy: ## Deploy environment ENV (default lab) into the lab: through git and ArgoCD (lab) + simulated traffic + the service on its base_url; ENV=lab-real-node: helm, on the real node, real load
 	scripts/lab/lab.sh up
 	$(PY) -m fixtures.deploy lab-deploy --env $(ENV)
 

@@ -655,3 +655,23 @@ def test_lab_argocd_runs_the_pinned_version(argocd_lab: argocd.ArgoCD) -> None:
     pinned = tool_version("argo-cd")
     assert version.startswith(f"argocd: {pinned}"), f"{version!r} (built in {binary})"
     assert all(s.ready for s in argocd.status()), argocd.status()
+
+
+def test_publish_pushes_a_changed_working_tree_once_and_keeps_history(tmp_path: Path) -> None:
+    """What `make lab-deploy` does to the lab's repository before ArgoCD syncs it."""
+    source = tmp_path / "source"
+    source.mkdir()
+    gitops.git(source, "init", "--quiet")
+    (source / "kept.txt").write_text("one\n")
+    (source / "removed.txt").write_text("gone soon\n")
+    repo = gitops.GitOpsRepo.create(tmp_path / "gitops", source=source, webhook=False)
+    seed = repo.head()
+    assert repo.publish(source) is None, "an unchanged tree must not add a commit"
+    (source / "kept.txt").write_text("two\n")
+    (source / "removed.txt").unlink()
+    commit = repo.publish(source, message="lab deploy")
+    assert commit is not None and repo.head() == commit.sha
+    assert [c.sha for c in repo.log()] == [commit.sha, seed]
+    assert repo.show("kept.txt") == "two\n"
+    listed = gitops.git(repo.bare, "ls-tree", "--name-only", "main").stdout.split()
+    assert listed == ["kept.txt"]

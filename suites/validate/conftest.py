@@ -173,7 +173,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"validate: environment {env.name} ({env.file}), namespace {env.namespace}, "
         f"release {env.release}{', ' + ', '.join(flags) if flags else ''}",
         f"validate: service {env.base_url}, Prometheus {env.prometheus_url}, "
-        f"GitOps {options.gitops_root / env.values_file}",
+        f"GitOps {options.gitops_root(env) / env.values_file}",
     ]
 
 
@@ -285,7 +285,7 @@ def current_pods(kube: Kube, environment: Environment, workload: Workload) -> li
 
 @pytest.fixture(scope="session")
 def gitops_values(validate_options: ValidateOptions, environment: Environment) -> Path:
-    return validate_options.gitops_root / environment.values_file
+    return validate_options.gitops_root(environment) / environment.values_file
 
 
 @pytest.fixture(scope="session")
@@ -314,7 +314,7 @@ def queries(
     revision = workload.current_hash if workload.kind == "Rollout" else ""
     try:
         return slo_queries(
-            validate_options.gitops_root / environment.chart,
+            validate_options.gitops_root(environment) / environment.chart,
             gitops_values,
             environment.release,
             environment.namespace,

@@ -35,9 +35,10 @@ def application(kube: Kube, environment: Environment) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def expected_revision(validate_options: ValidateOptions, environment: Environment) -> str | None:
-    """--expected-revision, else the commit of gitops.branch in the GitOps checkout."""
+    """--expected-revision, else the commit of gitops.branch in the GitOps checkout
+    (--gitops-root, else gitops.checkout, else this repository)."""
     return validate_options.expected_revision or git_revision(
-        validate_options.gitops_root, environment.branch
+        validate_options.gitops_root(environment), environment.branch
     )
 
 

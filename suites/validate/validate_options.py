@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fixtures.tools import REPO_ROOT
+
+if TYPE_CHECKING:
+    from fixtures.environment import Environment
 
 EX_USAGE = 64
 
@@ -35,9 +38,10 @@ OPTIONS = (
            "add a bounded latency probe (--probe-requests requests) against the service"),
     Option("read_only", "--read-only", "validate_read_only", "SRE_PLATFORM_VALIDATE_READ_ONLY",
            "bool", False, "skip the API smoke round trip (the only write, to the service's API)"),
-    Option("gitops_root", "--gitops-root", "validate_gitops_root", "SRE_PLATFORM_GITOPS_ROOT",
-           "path", None, "checkout of the GitOps repository (gitops.values_file is relative "
-           "to it); default: this repository"),
+    Option("gitops_root_option", "--gitops-root", "validate_gitops_root",
+           "SRE_PLATFORM_GITOPS_ROOT", "path", None,
+           "checkout of the GitOps repository (gitops.values_file is relative to it); "
+           "default: the environment's gitops.checkout, else this repository"),
     Option("expected_revision", "--expected-revision", "validate_expected_revision",
            "SRE_PLATFORM_EXPECTED_REVISION", "str", None,
            "the commit ArgoCD must have synced; default: gitops.branch in --gitops-root"),
@@ -52,7 +56,7 @@ class ValidateOptions:
     env_file: Path | None
     full: bool
     read_only: bool
-    gitops_root: Path
+    gitops_root_option: Path | None
     expected_revision: str | None
     probe_requests: int
 
@@ -80,5 +84,8 @@ class ValidateOptions:
             elif o.kind == "str":
                 value = value or None
             values[o.dest] = value
-        values["gitops_root"] = values["gitops_root"] or REPO_ROOT
         return cls(**values)
+
+    def gitops_root(self, environment: Environment) -> Path:
+        """--gitops-root, else the environment's gitops.checkout, else this repository."""
+        return self.gitops_root_option or environment.gitops_checkout or REPO_ROOT

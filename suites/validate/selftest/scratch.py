@@ -194,7 +194,10 @@ def scratch_environment(
             service={"base_url": service_url, "timeout_seconds": 5},
             prometheus={"url": cluster.prometheus_url},
             cluster={"kubeconfig": str(cluster.kubeconfig), "context": cluster.context or ""},
+            # helm deployed it from this working tree: no Application, no other checkout
+            argocd={"enabled": False},
         )
+        env.data["gitops"].pop("checkout", None)
         env.data["slo"]["window"] = "1m"
         wait_for_traffic(Prometheus(cluster.prometheus_url), namespace)
         yield env
