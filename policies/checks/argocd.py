@@ -336,6 +336,13 @@ def appset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Viol
                 )
 
 
+def _as_pointer(path: str) -> str:
+    """A jsonPointer ("/spec/") or a simple jq path (".spec", ".") as a pointer ("/spec")."""
+    if path.startswith("."):
+        path = "/" + path.strip(".").replace(".", "/")
+    return path.rstrip("/")
+
+
 @check("ignore-differences-scoped", "manifests", broad_pointers=REQUIRED)
 def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violation]:
     """ignoreDifferences hides drift from Argo CD: it must name one object and one field."""
@@ -355,7 +362,7 @@ def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violat
             pointers = list(entry.get("jsonPointers") or []) + list(
                 entry.get("jqPathExpressions") or []
             )
-            wide = sorted(p for p in pointers if str(p).rstrip("/") in broad)
+            wide = sorted(p for p in pointers if _as_pointer(str(p)) in broad)
             if wide or not (pointers or entry.get("managedFieldsManagers")):
                 shown = ", ".join(map(str, wide)) or "no field at all (the whole object)"
                 yield view.violation(

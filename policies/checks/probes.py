@@ -76,14 +76,16 @@ def probe_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Vi
                 )
 
 
-def _pre_stop_seconds(container: Container) -> float | None:
+def _pre_stop(container: Container) -> tuple[bool, float | None]:
+    """(whether the container has a preStop hook, its pause in seconds when the hook is a
+    sleep action; None for exec/httpGet hooks, whose length is unknown)."""
     pre_stop = (container.data.get("lifecycle") or {}).get("preStop")
-    if not isinstance(pre_stop, dict):
-        return None
+    if not isinstance(pre_stop, dict) or not pre_stop:
+        return False, None
     sleep = pre_stop.get("sleep")
     if isinstance(sleep, dict) and isinstance(sleep.get("seconds"), (int, float)):
-        return float(sleep["seconds"])
-    return 0.0 if pre_stop.get("exec") or pre_stop.get("httpGet") else None
+        return True, float(sleep["seconds"])
+    return True, None
 
 
 @check("graceful-shutdown", "workloads", min_pre_stop_seconds=1)
@@ -93,16 +95,25 @@ def graceful_shutdown(pod: PodTemplate, bundle: Bundle, params: Params) -> Itera
     if not pod.serving:
         return
     grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+    minimum = float(params["min_pre_stop_seconds"])
     for container in pod.containers(init=False):
-        seconds = _pre_stop_seconds(container)
-        if seconds is None:
+        hooked, seconds = _pre_stop(container)
+        if not hooked:
             yield pod.violation(
                 "has no preStop hook, so it gets SIGTERM while still receiving traffic",
                 container=container,
                 field=("lifecycle",),
                 values_key="lifecycle.preStopSleepSeconds",
             )
-        elif seconds and isinstance(grace, int) and seconds >= grace:
+        elif seconds is not None and seconds < minimum:
+            yield pod.violation(
+                f"preStop sleeps {seconds:g} s, less than {minimum:g} s: no time for the "
+                "endpoints to drop the pod",
+                container=container,
+                field=("lifecycle", "preStop"),
+                values_key="lifecycle.preStopSleepSeconds",
+            )
+        elif seconds is not None and isinstance(grace, int) and seconds >= grace:
             yield pod.violation(
                 f"preStop sleeps {seconds:g} s, not less than terminationGracePeriodSeconds "
                 f"{grace}",

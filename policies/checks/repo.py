@@ -10,7 +10,7 @@ from policies.analysis import strategy
 from policies.checks.argocd import applications
 from policies.checks.images import split_image
 from policies.checks.workflows import find_stage
-from policies.model import Obj, Violation
+from policies.model import Obj, Violation, get_path
 from policies.registry import REQUIRED, check
 from policies.sources import Repo
 
@@ -223,21 +223,12 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
             )
 
 
-def _dig(data: Any, dotted: str) -> Any:
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
 @check("thresholds-match-environment", "repo", keys=REQUIRED, metrics=REQUIRED)
 def thresholds_match_environment(repo: Repo, params: Params) -> Iterator[Violation]:
     """The canary's analysis and the validate tier (which reads environments/<env>.yaml) must
     judge the same SLO: a canary that passes what the post-deploy check fails, or the other
     way round, is a gate that disagrees with itself."""
-    from policies.analysis import analysis_refs, find_template, merged_args, metrics_of
+    from policies.analysis import metrics_of, templates_in_use
     from policies.expr import Phase
 
     for bundle in repo.bundles:
@@ -245,34 +236,31 @@ def thresholds_match_environment(repo: Repo, params: Params) -> Iterator[Violati
         data = repo.environments.get(env or "")
         if not bundle.values_files or not data:
             continue
-        for rollout in bundle.of_kind("Rollout"):
-            for ref in analysis_refs(rollout):
-                for item in ref.templates:
-                    template = find_template(item, rollout, bundle)
-                    if template is None:
-                        continue
-                    for metric in metrics_of(template, merged_args(template, ref.args)):
-                        kind = next(
-                            (k for k, m in params["metrics"].items() if m in (metric.query or "")),
-                            None,
-                        )
-                        limit = _dig(data, params["keys"][kind]) if kind else None
-                        if kind is None or not isinstance(limit, (int, float)):
-                            continue
-                        inside, outside = _probes(kind, float(limit))
-                        if (
-                            metric.phase(inside) is not Phase.SUCCESSFUL
-                            or metric.phase(outside) is not Phase.FAILED
-                        ):
-                            yield template.violation(
-                                f'metric "{metric.name}" ({bundle.name}) does not gate at '
-                                f"{params['keys'][kind]} = {limit} of environments/{env}.yaml "
-                                f"(at {inside}: {metric.phase(inside)}, at {outside}: "
-                                f"{metric.phase(outside)})",
-                                path=(*metric.path, "successCondition"),
-                                fix=f"use the same threshold in the chart's analysis values and in "
-                                f"environments/{env}.yaml",
-                            )
+        for template, args, ref in templates_in_use(bundle):
+            if ref is None:  # not run by any Rollout of this environment
+                continue
+            for metric in metrics_of(template, args):
+                kind = next(
+                    (k for k, m in params["metrics"].items() if m in (metric.query or "")), None
+                )
+                key = params["keys"][kind] if kind else ""
+                limit = get_path(data, key.split(".")) if kind else None
+                if kind is None or not isinstance(limit, (int, float)):
+                    continue
+                inside, outside = _probes(kind, float(limit))
+                if (
+                    metric.phase(inside) is Phase.SUCCESSFUL
+                    and metric.phase(outside) is Phase.FAILED
+                ):
+                    continue
+                yield template.violation(
+                    f'metric "{metric.name}" ({bundle.name}) does not gate at {key} = {limit} '
+                    f"of environments/{env}.yaml (at {inside}: {metric.phase(inside)}, at "
+                    f"{outside}: {metric.phase(outside)})",
+                    path=(*metric.path, "successCondition"),
+                    fix=f"use the same threshold in the chart's analysis values and in "
+                    f"environments/{env}.yaml",
+                )
 
 
 def _probes(kind: str, limit: float) -> tuple[float, float]:

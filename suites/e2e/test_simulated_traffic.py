@@ -172,7 +172,6 @@ def _value(prometheus_url: str, query: str) -> float | None:
     return float(result[0]["value"][1])
 
 
-@pytest.mark.slow
 class _Nodes:
     """CoreV1Api.read_node of a lab with kwok's nodes and the real node."""
 
@@ -210,6 +209,7 @@ def test_pods_on_a_real_node_are_not_simulated() -> None:
     assert nodes.reads == ["kwok-zone-a", "real-node"]  # each node read once
 
 
+@pytest.mark.slow
 def test_fault_env_drives_what_the_charts_queries_see(
     scenario: Scenario, analysis: traffic.TrafficProcess
 ) -> None:
