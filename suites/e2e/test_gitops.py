@@ -397,7 +397,9 @@ def test_staging_commit_auto_syncs_and_production_waits_for_a_manual_sync(
     with scenario.then("production runs the canary and ends Healthy on the new tag"):
         path.rollouts["production"].expect_healthy(new_tag, timeout=TIMEOUT)
         path.expect_app("production", sync="Synced", health="Healthy", revision=promoted)
-    with scenario.and_("the validate tier's check finds both at git's head, Synced and Healthy"):
+    with scenario.and_(
+        "fixtures.argocd.application_problems finds both at git's head, Synced and Healthy"
+    ):
         for env in ENVIRONMENTS:
             app = argocd.application(path.app(env)) or {}
             head = argocd.expected_revision(app)

@@ -4,8 +4,9 @@ The image tag of the lab environment lives in `image.tag` of `helm/values-lab.ya
 local GitOps repository: a bare repository on this machine (the "remote") and a clone,
 seeded with this repository's chart and values. Versions are deployed from what git holds;
 the rollback is `scripts/rollback.sh lab "<reason>" --repo <clone>`, which must revert the
-commit, push without force, apply the previous version from git (helm, until ArgoCD joins
-the lab in issue 9), wait until Healthy and commit an incident record.
+commit, push without force, apply the previous version from git (with helm: the path of an
+environment that ArgoCD does not manage; test_gitops.py covers the ArgoCD path), wait until
+Healthy and commit an incident record.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The ArgoCD checks against a real Application object (ArgoCD's own CRD, pinned module).
 
-No ArgoCD controller runs here (issue 9 brings it to the lab): the Application is created
-with the status a controller would have written, so the checks read exactly what they
-read in production. Given an environment file with `argocd.enabled: true` naming it,
+No ArgoCD controller acts on it: the Application is created with the status a controller
+would have written (Synced, OutOfSync, ...), so each state is exact and the checks read
+what they read in production. Given an environment file with `argocd.enabled: true` naming it,
 a Synced+Healthy Application at the expected revision passes both checks, and an
 OutOfSync, Degraded one at another revision fails both, saying so.
 """
@@ -20,7 +20,7 @@ import pytest
 from scratch import ScratchEnvironment
 
 from fixtures.cluster import Cluster
-from fixtures.tools import ToolMissing, tool_dir
+from fixtures.tools import REPO_ROOT, ToolMissing, tool_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +44,10 @@ def crd_file() -> Path:
 @pytest.fixture(scope="module")
 def argocd_namespace(cluster: Cluster) -> Iterator[str]:
     """A namespace for the Application; ArgoCD's CRD installed for as long as needed."""
-    installed = cluster.kubectl("get", "crd", CRD, check=False).returncode != 0
+    must_install = cluster.kubectl("get", "crd", CRD, check=False).returncode != 0
     namespace = f"validate-st-argocd-{uuid.uuid4().hex[:6]}"
     try:
-        if installed:
+        if must_install:
             cluster.kubectl("apply", "--server-side", "-f", str(crd_file()))
             cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD}", "--timeout=30s")
         cluster.kubectl("create", "namespace", namespace)
@@ -55,7 +55,7 @@ def argocd_namespace(cluster: Cluster) -> Iterator[str]:
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=true", check=False)
         others = cluster.kubectl("get", "applications", "-A", "-o", "name", check=False).stdout
-        if installed and not others.strip():
+        if must_install and not others.strip():
             cluster.kubectl("delete", "crd", CRD, "--wait=false", check=False)
 
 
@@ -127,7 +127,7 @@ def test_expected_revision_defaults_to_the_gitops_branch(
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "gitops"], check=True)
     head = subprocess.run([*git, "rev-parse", "main"], capture_output=True, text=True,
                           check=True).stdout.strip()  # fmt: skip
-    (gitops / "helm").symlink_to(Path(__file__).resolve().parents[3] / "helm")
+    (gitops / "helm").symlink_to(REPO_ROOT / "helm")
 
     # When: the Application is synced at an older commit
     app = application(argocd_namespace, "Synced", REVISION, "Healthy")
