@@ -17,6 +17,7 @@ rate, times the window.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,12 @@ def slo_queries(
         )
 
     success = fill(queries[SUCCESS_METRIC])
-    parts = success.split("\n/\n")
+    # "(<good> / <all>) and on() (<enough requests>)": the ratio is what comes before the
+    # sample-size guard, without its parentheses.
+    ratio = success.split("\nand on()")[0].strip()
+    if ratio.startswith("(") and ratio.endswith(")"):
+        ratio = ratio[1:-1]
+    parts = re.split(r"\n\s*/\s*\n", ratio)
     if len(parts) != 2:
         raise QueriesUnavailable(
             f"the chart's {SUCCESS_METRIC} query is no longer '<good> / <all>': {success!r}"
