@@ -57,9 +57,9 @@ e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traf
 # removed again; the node stops last (lab-down would stop both too).
 real-node: e2e-real-node ## e2e-real-node, then lab-deploy + validate of ENV=lab-real-node (real pods), then both removed
 	scripts/lab/lab.sh up
-	$(PY) -m fixtures.deploy lab-deploy --env lab-real-node
+	scripts/lab/lab.sh deploy --env lab-real-node
 	$(PYTEST) validate-lab-real-node suites/validate --env lab-real-node
-	$(PY) -m fixtures.deploy lab-undeploy --env lab-real-node
+	scripts/lab/lab.sh undeploy --env lab-real-node
 	scripts/node/node.sh down
 
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
@@ -71,7 +71,7 @@ lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOC
 
 lab-deploy: ## Deploy environment ENV (default lab) into the lab: through git and ArgoCD (lab) + simulated traffic + the service on its base_url; ENV=lab-real-node: helm, on the real node, real load
 	scripts/lab/lab.sh up
-	$(PY) -m fixtures.deploy lab-deploy --env $(ENV)
+	scripts/lab/lab.sh deploy --env $(ENV)
 
 lab-down: ## Stop every lab process (and ArgoCD, the real node, lab-deploy's extras) and free its ports
 	scripts/lab/lab.sh down

@@ -35,8 +35,12 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from fixtures import argocd, gitops, lab  # noqa: E402
-from fixtures.tools import cache_root, tool_dir, tool_version  # noqa: E402
+from fixtures.core.tools import cache_root, tool_dir, tool_version  # noqa: E402
+from fixtures.gitops import applications, argocd, argocd_config  # noqa: E402
+from fixtures.gitops.manifests import LabTarget, for_lab, load_manifests  # noqa: E402
+from fixtures.gitops.repo import GitOpsRepo  # noqa: E402
+from fixtures.lab import api, control_plane  # noqa: E402
+from fixtures.lab.layout import LabError  # noqa: E402
 
 GOAL_SECONDS = 10.0
 # No analysis: the bench times ArgoCD, not the canary; one step so a rollout still runs.
@@ -47,8 +51,8 @@ BENCH_VALUES: dict[str, Any] = {
 
 def _get(path: str) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = lab.api_get(path)
-    except lab.LabError:
+        data: dict[str, Any] | None = api.get(path)
+    except LabError:
         return None
     return data
 
@@ -57,31 +61,30 @@ class Bench:
     def __init__(self, tmp: Path) -> None:
         self.ns = f"bench-argocd-{uuid.uuid4().hex[:5]}"
         self.prefix = f"b{uuid.uuid4().hex[:5]}-"
-        self.repo = gitops.GitOpsRepo.create(tmp / "gitops")
-        target = gitops.LabTarget(
+        self.repo = GitOpsRepo.create(tmp / "gitops")
+        target = LabTarget(
             repo_url=self.repo.url,
             namespaces={"staging": self.ns},
             prefix=self.prefix,
             values={"staging": BENCH_VALUES},
             environments=("staging",),
         )
-        docs = gitops.load_manifests([REPO_ROOT / "argocd" / "application.yaml"])
-        self.manifests = gitops.for_lab(docs, target)
+        docs = load_manifests([REPO_ROOT / "argocd" / "application.yaml"])
+        self.manifests = for_lab(docs, target)
         self.app = f"{self.prefix}sre-platform-staging"
         self.app_path = f"/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{self.app}"
         self.rollout_path = f"/apis/argoproj.io/v1alpha1/namespaces/{self.ns}/rollouts/sre-platform"
 
     def setup(self) -> None:
-        argocd.apply(self.manifests)
-        argocd.wait_app(self.app, 180, sync="Synced", health="Healthy")
+        argocd_config.apply(self.manifests)
+        applications.wait_app(self.app, 180, sync="Synced", health="Healthy")
 
     def teardown(self) -> None:
-        argocd.delete_applications([self.app])
+        applications.delete_applications([self.app])
         for doc in self.manifests:
             if doc["kind"] == "AppProject":
-                argocd.kubectl("-n", "argocd", "delete", "appprojects.argoproj.io",
-                               doc["metadata"]["name"], "--wait=false", check=False)  # fmt: skip
-        argocd.kubectl("delete", "namespace", self.ns, "--wait=false", check=False)
+                applications.delete_project(doc["metadata"]["name"])
+        api.kube().delete_namespace(self.ns)
 
     def _synced(self, commit: str) -> bool:
         app = _get(self.app_path) or {}
@@ -112,7 +115,7 @@ class Bench:
             if "synced" not in seen and self._synced(commit):
                 seen["synced"] = now
             time.sleep(0.05)
-        argocd.wait_app(self.app, timeout, sync="Synced", health="Healthy", revision=commit)
+        applications.wait_app(self.app, timeout, sync="Synced", health="Healthy", revision=commit)
         return seen
 
 
@@ -145,7 +148,7 @@ def main() -> int:
     print(_cold_build_line())
     if args.build_only:
         return 0
-    if not argocd.lab_api_ready():
+    if not control_plane.api_ready():
         print("bench-argocd: the lab is not up; run 'make lab-up' first", file=sys.stderr)
         return 1
     state = argocd.up(say=lambda line: None)

@@ -25,9 +25,10 @@ sys.path[:0] = [str(REPO), str(REPO / "app"), str(REPO / "suites" / "validate" /
 
 from scratch import backing_service, read_junit, scratch_environment  # noqa: E402
 
-from fixtures import lab  # noqa: E402
 from fixtures.cluster import Cluster  # noqa: E402
-from fixtures.environment import load  # noqa: E402
+from fixtures.lab import control_plane  # noqa: E402
+from fixtures.lab.layout import CONTEXT, kubeconfig_path, prometheus_url  # noqa: E402
+from fixtures.validate.environment import load  # noqa: E402
 
 RUNS = 3
 GOAL_SECONDS = 30
@@ -49,7 +50,7 @@ def environment_file() -> Iterator[tuple[str, Path]]:
     if deployed is not None:
         yield "lab (environments/lab.yaml)", deployed
         return
-    cluster = Cluster("lab", lab.kubeconfig_path(), lab.CONTEXT, False, lab.prometheus_url())
+    cluster = Cluster("lab", kubeconfig_path(), CONTEXT, False, prometheus_url())
     start = time.perf_counter()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -80,10 +81,10 @@ def run_tier(env_file: Path, *extra: str) -> tuple[float, dict[str, int]]:
 
 
 def main() -> int:
-    if not lab.is_up():
+    if not control_plane.is_up():
         print("bench-validate: the lab is not up; run 'make lab-up' first", file=sys.stderr)
         return 1
-    token = lab.register_user()  # bench-lab must not restart the lab under us
+    token = control_plane.register_user()  # bench-lab must not restart the lab under us
     try:
         with environment_file() as (what, env_file):
             print(f"validate-environment: {what}")
@@ -94,7 +95,7 @@ def main() -> int:
                 print(f"{label}: {seconds:.1f} s (median of {RUNS}; {counts}; goal < "
                       f"{GOAL_SECONDS} s)")  # fmt: skip
     finally:
-        lab.release_user(token)
+        control_plane.release_user(token)
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ArgoCD in the offline lab: its application controller and repo-server (the pinned
 # multiplexed `argocd` binary) and a Redis as local processes against the running lab.
-# The work is done by fixtures/argocd.py (the same code the e2e tier uses); `start` first
+# The work is done by fixtures/gitops/argocd.py (the same code the e2e tier uses); `start` first
 # builds ArgoCD when it is missing. scripts/setup-argocd.sh --lab calls `start`.
 set -euo pipefail
 
@@ -41,17 +41,12 @@ if [[ "$command" != up && $# -gt 0 ]]; then
   exit 64
 fi
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-python=${PYTHON:-$repo/.venv/bin/python}
-if [[ ! -x "$python" ]]; then
-  echo "argocd: $python is missing; run 'make setup' (or 'make venv') first" >&2
-  exit 69
-fi
+# shellcheck source=scripts/lab/venv.bash
+source "$(dirname "${BASH_SOURCE[0]}")/venv.bash" argocd
 
 if [[ "$command" == up ]]; then
   # A no-op in well under a second when built; the first build takes minutes (cold: see
   # bench/bench-argocd).
   tools/build.sh argo-cd helm kubernetes
 fi
-exec "$python" -m fixtures.argocd "$command" "$@"
+exec "$python" -m fixtures.gitops.argocd "$command" "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The lab's real node from a shell (docs/real-node.md): kubelet + kube-proxy from the pinned
 # Kubernetes build, containerd + runc + CNI plugins from Debian, the service image built
-# locally from the project's Dockerfile. The work is done by fixtures/node.py and
-# fixtures/image.py; `up` first installs missing Debian packages and builds missing tools.
+# locally from the project's Dockerfile. The work is done by fixtures/node/ and
+# fixtures/images/; `up` first installs missing Debian packages and builds missing tools.
 set -euo pipefail
 
 usage() {
@@ -16,7 +16,7 @@ Usage: scripts/node/node.sh up [--timeout S] [--zone Z] [--tag T]... | down | st
   down     delete the node's pods, stop everything, undo the host changes
   status   each component's pid, readiness and log; the Node's readiness (exit 69 if not up)
   env      shell exports: eval "\$(scripts/node/node.sh env)"
-  images   the image builds alone (python -m fixtures.image ...; default: build)
+  images   the image builds alone (python -m fixtures.images ...; default: build)
 
 State and logs: \${SRE_PLATFORM_CACHE:-~/.cache/sre-platform}/node/ and .../images/
 Exit codes: 0 ok, 1 an image build failed, 64 usage, 66 a binary or package is missing,
@@ -32,13 +32,8 @@ case "$command" in
   *) echo "node: unknown command '$command'" >&2; usage >&2; exit 64 ;;
 esac
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-python=${PYTHON:-$repo/.venv/bin/python}
-if [[ ! -x "$python" ]]; then
-  echo "node: $python is missing; run 'make setup' (or 'make venv') first" >&2
-  exit 69
-fi
+# shellcheck source=scripts/lab/venv.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../lab/venv.bash" node
 
 case "$command" in
   up)
@@ -50,7 +45,7 @@ case "$command" in
     shift
     scripts/node/install-packages.sh
     [[ $# -ge 1 ]] || set -- build
-    exec "$python" -m fixtures.image "$@"
+    exec "$python" -m fixtures.images "$@"
     ;;
   *)
     exec "$python" -m fixtures.node "$@"

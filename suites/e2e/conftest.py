@@ -5,16 +5,17 @@ plugin fixtures/cluster.py; suites/validate registers the same plugin, once per 
 
 What this conftest adds for the scenarios (docs/e2e.md):
 - `scenario`: a fresh namespace per test (labelled so the simulated traffic serves it), a
-  `fixtures.rollouts.Scenario` bound to it; the namespace is deleted afterwards unless
+  `fixtures.e2e.scenario.Scenario` bound to it; the namespace is deleted afterwards unless
   `--keep-cluster`. When the test fails, the rollout, analysis runs, ReplicaSets, pods,
   Services, events, the `kubectl argo rollouts get` tree, the controller's log tail and
   the Given/When/Then log are attached to the report and written to reports/e2e/<ns>/.
-- `simulated_traffic` (session): fixtures/traffic.py's exporter for every e2e namespace,
+- `simulated_traffic` (session): fixtures.traffic's exporter for every e2e namespace,
   published to the lab's Prometheus, plus the kwok Stage that simulates container exits.
 - `platform` (session): where the scenarios' pods run. The lab's kwok nodes by default;
-  with `--real-node` the lab's real node (`fixtures.node.RealNodePlatform`), where only the
-  scenarios marked `real_node` run (the others skip, saying so) and `analysis` is real load
-  (fixtures/load.py: wrk through the release's Service) instead of the simulated traffic.
+  with `--real-node` the lab's real node (`fixtures.e2e.real_node.RealNodePlatform`), where
+  only the scenarios marked `real_node` run (the others skip, saying so) and `analysis` is
+  real load (fixtures.traffic.load: wrk through the release's Service) instead of the
+  simulated traffic.
 - figures: each scenario's duration and what it recorded (abort times) go to
   reports/e2e-figures.json (a --real-node session: reports/e2e-real-node-figures.json),
   which bench/bench-e2e prints.
@@ -33,18 +34,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from fixtures import cluster as cluster_plugin
-from fixtures import node as node_plugin
-from fixtures import traffic
 from fixtures.cluster import Cluster
-from fixtures.deploy import deep_merge
-from fixtures.kube import wait_until
-from fixtures.load import ServiceLoad
-from fixtures.rollouts import Platform, Scenario
-from fixtures.tools import REPO_ROOT
+from fixtures.core.helm import deep_merge
+from fixtures.core.kube import wait_until
+from fixtures.core.prometheus import Prometheus
+from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e import real_node as real_node_plugin
+from fixtures.e2e.platform import Platform
+from fixtures.e2e.scenario import Scenario
+from fixtures.traffic import simulated, stages
+from fixtures.traffic.load import ServiceLoad
+from fixtures.traffic.simulated import TrafficProcess
 
 NAMESPACE_LABEL = "sre-platform.io/e2e"
 TRAFFIC_LABEL = "sre-platform.io/simulated-traffic"
@@ -56,7 +59,7 @@ EVIDENCE = REPORTS / "e2e"
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
-    node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
+    real_node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
     group = parser.getgroup("e2e", "the e2e scenarios")
     group.addoption(
         "--e2e-values",
@@ -80,7 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _e2e_values_files(config: pytest.Config) -> list[Path]:
-    """--e2e-values, else $SRE_PLATFORM_E2E_VALUES, else the ini key (STYLE: cli > env > ini)."""
+    """--e2e-values, else $SRE_PLATFORM_E2E_VALUES, else the ini key (cli > env > ini, as
+    every option of the project)."""
     cli = config.getoption("e2e_values")
     if cli:
         return [Path(p) for p in cli]
@@ -106,7 +110,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)
     _figures["exit_status"] = int(exitstatus)
     REPORTS.mkdir(exist_ok=True)
-    real = node_plugin.real_node_enabled(session.config)
+    real = real_node_plugin.real_node_enabled(session.config)
     (REAL_NODE_FIGURES if real else FIGURES).write_text(json.dumps(_figures, indent=2) + "\n")
 
 
@@ -148,20 +152,8 @@ def _safe_evidence(scenario: Scenario) -> dict[str, str]:
 # ---- simulated traffic -----------------------------------------------------------------
 
 
-def _target_up(prometheus_url: str, address: str) -> str | None:
-    query = f'up{{job="lab-file-sd", instance="{address}"}} == 1'
-    try:
-        response = requests.get(
-            f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=5
-        )
-        result = response.json()["data"]["result"]
-    except (requests.RequestException, ValueError, KeyError) as error:
-        return f"unknown ({error})"
-    return None if result else "not scraped yet"
-
-
 @pytest.fixture(scope="session")
-def simulated_traffic(cluster: Cluster) -> Iterator[traffic.TrafficProcess | None]:
+def simulated_traffic(cluster: Cluster) -> Iterator[TrafficProcess | None]:
     """SIMULATED traffic for every e2e namespace, scraped by the lab's Prometheus.
 
     None where the tier has no Prometheus to feed (kind, existing clusters): scenarios that
@@ -170,16 +162,17 @@ def simulated_traffic(cluster: Cluster) -> Iterator[traffic.TrafficProcess | Non
     if cluster.provider != "lab" or cluster.prometheus_url is None:
         yield None
         return
-    created_stage = traffic.ensure_exit_stage(cluster.kubectl)
-    process = traffic.start(
+    created_stage = stages.ensure_exit_stage(cluster.kube)
+    process = simulated.start(
         f"e2e-{uuid.uuid4().hex[:6]}",
         cluster.kubeconfig,
         cluster.context,
         namespace_selector=f"{TRAFFIC_LABEL}=true",
     )
+    prometheus = Prometheus(cluster.prometheus_url, timeout=5)
     try:
         wait_until(
-            lambda: _target_up(str(cluster.prometheus_url), process.address),
+            lambda: prometheus.up(job="lab-file-sd", instance=process.address),
             f"the simulated traffic target {process.address} to be scraped by Prometheus",
             30,
         )
@@ -187,19 +180,19 @@ def simulated_traffic(cluster: Cluster) -> Iterator[traffic.TrafficProcess | Non
     finally:
         process.stop()
         if created_stage and not cluster.keep:
-            traffic.delete_exit_stage(cluster.kubectl)
+            stages.delete_stage(cluster.kube)
 
 
 @pytest.fixture
 def analysis(
     request: pytest.FixtureRequest, platform: Platform
-) -> Iterator[traffic.TrafficProcess | ServiceLoad]:
+) -> Iterator[TrafficProcess | ServiceLoad]:
     """What feeds the Prometheus analysis of a scenario: the simulated traffic on kwok
     nodes; on the real node, real requests (wrk) through the release's Service from the
     moment it has a ready endpoint until the test ends."""
     if not platform.simulated_traffic:
         scenario: Scenario = request.getfixturevalue("scenario")
-        load = ServiceLoad.for_service(scenario.cluster, scenario.namespace, scenario.name)
+        load = ServiceLoad.for_service(scenario.cluster.kube, scenario.namespace, scenario.name)
         with load:
             yield load
         scenario.record("load", load.summary())
@@ -225,11 +218,11 @@ def _namespace_name(test_name: str) -> str:
 def platform(request: pytest.FixtureRequest) -> Platform:
     """The lab's kwok nodes, or with --real-node the lab's real node (brought up for the
     session, with PostgreSQL and Redis for its pods)."""
-    if not node_plugin.real_node_enabled(request.config):
+    if not real_node_plugin.real_node_enabled(request.config):
         return Platform()
     node = request.getfixturevalue("real_node")
     services = request.getfixturevalue("real_node_services")
-    return node_plugin.RealNodePlatform(node, services)
+    return real_node_plugin.RealNodePlatform(node, services)
 
 
 @pytest.fixture(scope="session")
@@ -261,14 +254,9 @@ def scenario(
     labels = {NAMESPACE_LABEL: "true"}
     if platform.simulated_traffic:
         labels[TRAFFIC_LABEL] = "true"
-    manifest = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": labels},
-    }
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    cluster.kube.ensure_namespace(namespace, labels)
     platform.prepare_namespace(cluster, namespace)
     yield Scenario(cluster, namespace, values=copy.deepcopy(scenario_values), platform=platform)
     if cluster.keep:
         return
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    cluster.kube.delete_namespace(namespace)

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from fixtures import traffic
-from fixtures.deploy import deep_merge
-from fixtures.kube import wait_until
-from fixtures.rollouts import HASH_LABEL, Scenario, fault_env, parse_time, run_summary
+from fixtures.core.helm import deep_merge
+from fixtures.core.kube import hold_for, wait_until
+from fixtures.core.rollout import parse_time
+from fixtures.e2e.plan import fault_env
+from fixtures.e2e.scenario import Scenario
+from fixtures.traffic.simulated import TrafficProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -34,31 +36,6 @@ BLUE_GREEN: dict[str, Any] = {
 }
 
 
-def selector_hash(scenario: Scenario, service: str) -> str | None:
-    spec = scenario.cluster.core.read_namespaced_service(service, scenario.namespace).spec
-    return (spec.selector or {}).get(HASH_LABEL)
-
-
-def runs_of_type(scenario: Scenario, kind: str) -> list[dict[str, Any]]:
-    """AnalysisRuns by the controller's rollout-type label (PrePromotion, PostPromotion)."""
-    return [
-        r
-        for r in scenario.analysis_runs()
-        if r["metadata"].get("labels", {}).get("rollout-type") == kind
-    ]
-
-
-def wait_run(scenario: Scenario, kind: str, phase: str, timeout: float = 60) -> dict[str, Any]:
-    def check() -> str | None:
-        runs = runs_of_type(scenario, kind)
-        if runs and runs[-1].get("status", {}).get("phase") == phase:
-            return None
-        return "; ".join(run_summary(r) for r in runs) or "no run yet"
-
-    wait_until(check, f"the {kind} AnalysisRun to be {phase}", timeout)
-    return runs_of_type(scenario, kind)[-1]
-
-
 def promote(scenario: Scenario) -> None:
     result = scenario.script(
         "scripts/promote-canary.sh", "promote", "lab", scenario.name, *scenario.cluster_args()
@@ -67,13 +44,13 @@ def promote(scenario: Scenario) -> None:
 
 
 def test_blue_green_switches_only_on_promote_and_keeps_the_old_version(
-    scenario: Scenario, analysis: traffic.TrafficProcess
+    scenario: Scenario, analysis: TrafficProcess
 ) -> None:
     active, preview = scenario.name, f"{scenario.name}-preview"
     with scenario.given(f"blue-green version a on {REPLICAS} replicas, Healthy, with traffic"):
         scenario.install("a", **BLUE_GREEN)
-        blue = scenario.rollout()["status"]["stableRS"]
-        assert selector_hash(scenario, active) == blue
+        blue = scenario.rollout().stable_hash
+        assert scenario.selector_hash(active) == blue
 
     with scenario.when("version b is deployed"):
         scenario.update("b")
@@ -81,38 +58,34 @@ def test_blue_green_switches_only_on_promote_and_keeps_the_old_version(
         scenario.expect(
             lambda r: (
                 None
-                if r["status"].get("currentPodHash") != blue
-                and selector_hash(scenario, preview) == r["status"]["currentPodHash"]
+                if r.current_hash != blue and scenario.selector_hash(preview) == r.current_hash
                 else "preview not on the new ReplicaSet yet"
             ),
             "previewing the new version",
             30,
         )
-        green = scenario.rollout()["status"]["currentPodHash"]
-        assert selector_hash(scenario, active) == blue
+        green = scenario.rollout().current_hash
+        assert scenario.selector_hash(active) == blue
     with scenario.and_("the pre-promotion analysis of b's pods is Successful"):
-        run = wait_run(scenario, "PrePromotion", "Successful")
-        assert run["metadata"]["labels"].get(HASH_LABEL) == green, run_summary(run)
+        run = scenario.expect_analysis_run("PrePromotion", "Successful")
+        assert run.pod_hash == green, run.summary()
     with scenario.and_("nothing switches without a promote: Paused, a still active"):
         scenario.expect(
-            lambda r: None if r["status"].get("phase") == "Paused" else r["status"].get("phase"),
-            "Paused awaiting promotion",
-            20,
+            lambda r: None if r.phase == "Paused" else r.phase, "Paused awaiting promotion", 20
         )
-        time.sleep(2)  # a moment in which a wrong auto-promotion would happen
-        assert selector_hash(scenario, active) == blue
+        # A moment in which a wrong auto-promotion would happen.
+        hold_for(
+            lambda: None if scenario.selector_hash(active) == blue else "switched to b",
+            "the active Service to stay on a", 2,
+        )  # fmt: skip
 
     with scenario.when("scripts/promote-canary.sh promote is run"):
         promote(scenario)
         switched_at = time.time()
     with scenario.then("the active Service selects b"):
-        wait_until(
-            lambda: None if selector_hash(scenario, active) == green else "still on a",
-            "the active Service to select b",
-            30,
-        )
+        scenario.expect_selector(active, green)
     with scenario.and_("the post-promotion analysis is Successful and the rollout Healthy on b"):
-        wait_run(scenario, "PostPromotion", "Successful")
+        scenario.expect_analysis_run("PostPromotion", "Successful")
         scenario.expect_healthy("b", timeout=30)
         healthy_at = time.time()
     with scenario.and_(f"a's ReplicaSet stays up {SCALE_DOWN_DELAY}s after the switch completes"):
@@ -140,52 +113,34 @@ def test_blue_green_switches_only_on_promote_and_keeps_the_old_version(
 
 
 def test_failing_post_promotion_analysis_switches_back(
-    scenario: Scenario, analysis: traffic.TrafficProcess
+    scenario: Scenario, analysis: TrafficProcess
 ) -> None:
     active = scenario.name
     with scenario.given("blue-green version a, Healthy; pre-promotion analysis off"):
         no_pre = {"rollouts": {"blueGreen": {"prePromotionAnalysis": {"enabled": False}}}}
         scenario.install("a", **deep_merge(BLUE_GREEN, no_pre))
-        blue = scenario.rollout()["status"]["stableRS"]
+        blue = scenario.rollout().stable_hash
     with scenario.and_("version b, answering 20% errors, waiting on the preview"):
         scenario.update("b", extraEnv=fault_env(error_rate=0.2))
         scenario.expect(
-            lambda r: (
-                None
-                if r["status"].get("phase") == "Paused"
-                and r["status"].get("currentPodHash") != blue
-                else r["status"].get("phase")
-            ),
+            lambda r: None if r.phase == "Paused" and r.current_hash != blue else r.phase,
             "Paused with b on the preview",
             30,
         )
-        green = scenario.rollout()["status"]["currentPodHash"]
+        green = scenario.rollout().current_hash
 
     with scenario.when("it is promoted"):
         promote(scenario)
     with scenario.then("the active Service switches to b"):
-        wait_until(
-            lambda: None if selector_hash(scenario, active) == green else "still on a",
-            "the active Service to select b",
-            30,
-        )
+        scenario.expect_selector(active, green)
     with scenario.and_("the post-promotion analysis fails on the success rate"):
-        run = wait_run(scenario, "PostPromotion", "Failed")
-        failed = {m["name"] for m in run["status"]["metricResults"] if m["phase"] == "Failed"}
-        assert failed == {"success-rate"}, run_summary(run)
+        run = scenario.expect_analysis_run("PostPromotion", "Failed")
+        assert run.metrics_in("Failed") == {"success-rate"}, run.summary()
     with scenario.and_("the rollout aborts and the active Service is switched back to a"):
         scenario.expect(
-            lambda r: (
-                None
-                if r["status"].get("abort") and r["status"].get("phase") == "Degraded"
-                else r["status"].get("phase")
-            ),
+            lambda r: None if r.aborted and r.phase == "Degraded" else r.phase,
             "aborted (Degraded)",
             30,
         )
-        wait_until(
-            lambda: None if selector_hash(scenario, active) == blue else "still on b",
-            "the active Service to select a again",
-            30,
-        )
-        assert scenario.rollout()["status"]["stableRS"] == blue
+        scenario.expect_selector(active, blue)
+        assert scenario.rollout().stable_hash == blue

@@ -4,7 +4,7 @@ Every scenario deploys this repository's chart with its platform's environment v
 the lab's simulated nodes (the default) that is `helm/values-lab.yaml`: 20 replicas, so the
 canary steps 5/20/50/80 are exact replica ratios (1, 4, 10 and 16 pods) without a traffic
 router, each followed by an inline analysis of two measurements 5 s apart, and the
-SIMULATED traffic (fixtures/traffic.py) serves every pod's series with the error rate and
+SIMULATED traffic (fixtures.traffic) serves every pod's series with the error rate and
 latency of the pod's own `FAULT_*` env. With `--real-node` the scenarios marked `real_node`
 run on the lab's real node instead (`helm/values-lab-real-node.yaml`: 5 replicas, 20/40/60/80):
 the image built from this repository's Dockerfile, the same `FAULT_*` env making the real
@@ -20,24 +20,18 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures import traffic
-from fixtures.kube import wait_until
-from fixtures.load import ServiceLoad
-from fixtures.rollouts import (
-    HASH_LABEL,
-    CanaryPlan,
-    Platform,
-    Scenario,
-    fault_env,
-    first_bad_measurement,
-    parse_time,
-    run_summary,
-)
+from fixtures.core.kube import wait_until
+from fixtures.core.rollout import AnalysisRun
+from fixtures.e2e.plan import fault_env
+from fixtures.e2e.platform import Platform
+from fixtures.e2e.scenario import Scenario
+from fixtures.traffic.load import ServiceLoad
+from fixtures.traffic.simulated import TrafficProcess
 
 pytestmark = pytest.mark.e2e
 
 # What feeds the analysis: the simulated exporter, or real requests to the real node's pods.
-Traffic = traffic.TrafficProcess | ServiceLoad
+Traffic = TrafficProcess | ServiceLoad
 
 # A bad version's fault, named by the metric that must catch it.
 BAD_VERSIONS = {"errors": "success-rate", "latency": "latency-p99", "restarts": "restarts"}
@@ -58,33 +52,14 @@ NEVER_FAILING_FILE = Path(__file__).parent / "values" / "never-failing-analysis.
 NEVER_FAILING: dict[str, Any] = yaml.safe_load(NEVER_FAILING_FILE.read_text())
 
 
-def runs_of(scenario: Scenario, pod_hash: str) -> list[dict[str, Any]]:
-    """The AnalysisRuns of one revision (the controller labels them with its pod hash)."""
-    return [
-        r
-        for r in scenario.analysis_runs()
-        if r["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash
-    ]
-
-
-def pods_by_hash(scenario: Scenario) -> dict[str, int]:
-    pods = scenario.cluster.core.list_namespaced_pod(scenario.namespace).items
-    counts: dict[str, int] = {}
-    for pod in pods:
-        if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running":
-            pod_hash = (pod.metadata.labels or {}).get(HASH_LABEL, "")
-            counts[pod_hash] = counts.get(pod_hash, 0) + 1
-    return counts
-
-
 @pytest.mark.real_node
 def test_canary_walks_every_step_and_promotes(scenario: Scenario, analysis: Traffic) -> None:
-    plan = CanaryPlan.of(scenario)
+    plan = scenario.canary_plan()
     # Without a traffic router a weight is a replica ratio: the values must express each.
     assert not plan.inexact_weights(), f"weights not whole pods of {plan.replicas}: {plan}"
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
-        stable = scenario.rollout()["status"]["stableRS"]
+        stable = scenario.rollout().stable_hash
 
     with scenario.recorder() as recorder:
         with scenario.when("the image is updated to b"):
@@ -92,12 +67,10 @@ def test_canary_walks_every_step_and_promotes(scenario: Scenario, analysis: Traf
         with scenario.then("the rollout ends Healthy with b stable"):
             scenario.expect_healthy("b", timeout=plan.rollout_timeout())
 
-    rollout = scenario.rollout()
-    canary = rollout["status"]["currentPodHash"]
+    canary = scenario.rollout().current_hash
     assert canary != stable
     with scenario.and_(f"it walked the steps in order, 0 to {len(plan.steps)}, skipping none"):
-        order = [s.step for s in recorder.samples if s.canary == canary]
-        walked = [step for i, step in enumerate(order) if i == 0 or order[i - 1] != step]
+        walked = recorder.step_order(canary)
         assert walked == list(range(len(plan.steps) + 1)), recorder.table()
     with scenario.and_(f"the canary's actual weight at each analysis was {plan.weights}, then 100"):
         weights = recorder.weights_at_steps(canary)
@@ -106,32 +79,32 @@ def test_canary_walks_every_step_and_promotes(scenario: Scenario, analysis: Traf
         )
         assert weights.get(len(plan.steps)) == {100}, recorder.table()
     with scenario.and_(f"{len(plan.analysis_steps)} AnalysisRuns, every one Successful"):
-        runs = runs_of(scenario, canary)
-        summaries = [run_summary(r) for r in runs]
+        runs = scenario.analysis_runs_for(canary)
+        summaries = [r.summary() for r in runs]
         assert len(runs) == len(plan.analysis_steps), summaries
         for run in runs:
-            assert run["status"]["phase"] == "Successful", summaries
-            metrics = run["status"]["metricResults"]
-            assert sorted(m["name"] for m in metrics) == ["latency-p99", "restarts", "success-rate"]
-            assert all(m["phase"] == "Successful" and m["count"] >= 2 for m in metrics), summaries
+            assert run.phase == "Successful", summaries
+            names = sorted(m.name for m in run.metrics)
+            assert names == ["latency-p99", "restarts", "success-rate"]
+            assert all(m.phase == "Successful" and m.count >= 2 for m in run.metrics), summaries
     with scenario.and_(f"all {plan.replicas} pods run b"):
-        assert pods_by_hash(scenario) == {canary: plan.replicas}
-    scenario.record("rollout_seconds", round(recorder.samples[-1].at - recorder.samples[0].at, 1))
+        scenario.expect_pods_on(canary, plan.replicas)
+    scenario.record("rollout_seconds", round(recorder.seconds(), 1))
 
 
 def _abort_figures(
     scenario: Scenario,
     updated_at: float,
     aborted_at: float,
-    failed_run: dict[str, Any],
+    failed_run: AnalysisRun,
     interval: float,
 ) -> float:
     """Record the abort times; return seconds from the first bad measurement to the abort."""
-    first_bad = first_bad_measurement(failed_run)
-    assert first_bad is not None, run_summary(failed_run)
+    first_bad = failed_run.first_bad_measurement()
+    assert first_bad is not None, failed_run.summary()
     scenario.record("abort_seconds_after_update", round(aborted_at - updated_at, 1))
     # abortedAt and finishedAt have one-second resolution: so does this difference.
-    controller_abort = parse_time(scenario.rollout()["status"].get("abortedAt")) or aborted_at
+    controller_abort = scenario.rollout().aborted_at or aborted_at
     after_bad = max(controller_abort, aborted_at) - first_bad
     scenario.record("abort_seconds_after_first_bad_measurement", round(after_bad, 1))
     scenario.record("analysis_interval_seconds", interval)
@@ -142,10 +115,10 @@ def _abort_figures(
 @pytest.mark.parametrize("bad", list(BAD_VERSIONS))
 def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) -> None:
     env, metric = bad_version(bad, scenario.platform), BAD_VERSIONS[bad]
-    plan = CanaryPlan.of(scenario)
+    plan = scenario.canary_plan()
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
         scenario.install("a")
-        stable = scenario.rollout()["status"]["stableRS"]
+        stable = scenario.rollout().stable_hash
 
     with scenario.recorder() as recorder:
         with scenario.when(f"version b is deployed with {bad}: {env}"):
@@ -155,24 +128,22 @@ def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) 
 
     aborted = recorder.first(lambda s: s.abort)
     assert aborted is not None, recorder.table()
-    canary = scenario.rollout()["status"]["currentPodHash"]
+    canary = scenario.rollout().current_hash
     with scenario.and_(f"the AnalysisRun failed on {metric}, and only on {metric}"):
-        runs = runs_of(scenario, canary)
-        assert [r["status"]["phase"] for r in runs] == ["Failed"], [run_summary(r) for r in runs]
-        failed = {m["name"] for m in runs[0]["status"]["metricResults"] if m["phase"] == "Failed"}
-        assert failed == {metric}, run_summary(runs[0])
+        runs = scenario.analysis_runs_for(canary)
+        assert [r.phase for r in runs] == ["Failed"], [r.summary() for r in runs]
+        assert runs[0].metrics_in("Failed") == {metric}, runs[0].summary()
     with scenario.and_(
         f"it failed at the first analysis: the canary never went past {plan.weights[0]}%"
     ):
-        assert max(s.set_weight for s in recorder.samples if s.canary == canary) == plan.weights[0]
+        assert recorder.max_set_weight(canary) == plan.weights[0]
     with scenario.and_(f"all replicas and all traffic are back on a ({plan.replicas} pods)"):
-        status = scenario.rollout()["status"]
-        assert status["stableRS"] == stable
+        assert scenario.rollout().stable_hash == stable
 
         def back_on_a() -> str | None:
             # The stable ReplicaSet scales back up: a real pod takes a moment to start.
-            available = scenario.rollout()["status"].get("availableReplicas")
-            pods = pods_by_hash(scenario)
+            available = scenario.rollout().available
+            pods = scenario.pods_by_hash()
             if available == plan.replicas and pods == {stable: plan.replicas}:
                 return None
             return f"{available} available, running pods by hash {pods}"
@@ -181,13 +152,12 @@ def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) 
             back_on_a, f"rollout back on a ({plan.replicas} available pods, all of a)",
             plan.pod_start + 30,
         )  # fmt: skip
-        if isinstance(analysis, traffic.TrafficProcess):  # the simulated source says whom it serves
+        if isinstance(analysis, TrafficProcess):  # the simulated source says whom it serves
             served = {p["hash"] for p in analysis.pods() if p["namespace"] == scenario.namespace}
             assert served == {stable}
-        selector = scenario.cluster.core.read_namespaced_service(
-            f"{scenario.name}-canary", scenario.namespace
-        ).spec.selector
-        assert selector.get(HASH_LABEL) == stable, "the canary Service still selects b"
+        assert scenario.selector_hash(f"{scenario.name}-canary") == stable, (
+            "the canary Service still selects b"
+        )
     with scenario.and_(f"within two analysis intervals ({2 * plan.interval:.0f}s) of the first bad "
                        "measurement"):  # fmt: skip
         after_bad = _abort_figures(scenario, updated_at, aborted.at, runs[0], plan.interval)
@@ -201,7 +171,7 @@ def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis:
     So those scenarios fail when the analysis is broken, as they must (docs/e2e.md shows
     them failing with these values)."""
     env = [e for bad in BAD_VERSIONS for e in bad_version(bad, scenario.platform)]
-    plan = CanaryPlan.of(scenario)
+    plan = scenario.canary_plan()
     short = [{"setWeight": plan.weights[0]}, plan.steps[plan.analysis_steps[0]]]
     with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
         scenario.install("a", **NEVER_FAILING, rollouts={"canary": {"steps": short}})
@@ -209,18 +179,13 @@ def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis:
         scenario.update("b", extraEnv=env)
     with scenario.then("the bad version is promoted: Healthy on b, never aborted"):
         scenario.expect_healthy("b", timeout=60)
-        assert not scenario.rollout()["status"].get("abort")
+        assert not scenario.rollout().aborted
     with scenario.and_("its AnalysisRun was Successful, every metric measured"):
-        runs = runs_of(scenario, scenario.rollout()["status"]["currentPodHash"])
-        summaries = [run_summary(r) for r in runs]
-        assert [r["status"]["phase"] for r in runs] == ["Successful"], summaries
-        metrics = runs[0]["status"]["metricResults"]
-        assert sorted(m["name"] for m in metrics) == sorted(BAD_VERSIONS.values())
-        assert all(m["phase"] == "Successful" and m["count"] >= 2 for m in metrics), summaries
+        runs = scenario.analysis_runs_for(scenario.rollout().current_hash)
+        summaries = [r.summary() for r in runs]
+        assert [r.phase for r in runs] == ["Successful"], summaries
+        metrics = runs[0].metrics
+        assert sorted(m.name for m in metrics) == sorted(BAD_VERSIONS.values())
+        assert all(m.phase == "Successful" and m.count >= 2 for m in metrics), summaries
     with scenario.and_("the faults were real: the pods of b restarted"):
-        restarts = sum(
-            cs.restart_count
-            for pod in scenario.cluster.core.list_namespaced_pod(scenario.namespace).items
-            for cs in pod.status.container_statuses or []
-        )
-        assert restarts > 0
+        assert scenario.restarts() > 0

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.deploy import deploy
-from fixtures.rollouts import Scenario, image_tag
-from fixtures.tools import REPO_ROOT
+from fixtures.core.helm import install
+from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e.scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +82,7 @@ def deploy_from_git(scenario: Scenario, clone: Path, extra: Path) -> None:
         capture_output=True, check=True,
     )  # fmt: skip
     subprocess.run(["tar", "-x", "-C", str(export)], input=archive.stdout, check=True)
-    scenario.deployed = deploy(
+    scenario.deployed = install(
         scenario.cluster, scenario.namespace, chart=export / "helm",
         environment_values=export / VALUES, values_files=[extra], timeout=90,
     )  # fmt: skip
@@ -112,7 +112,7 @@ def test_rollback_reverts_in_git_and_applies_the_previous_version(
     with scenario.then("it succeeds, and the Rollout is Healthy on a again"):
         assert result.returncode == 0, str(result)
         scenario.expect_healthy("a", timeout=10)
-        assert image_tag(scenario.rollout()) == "a"
+        assert scenario.rollout().image_tag == "a"
 
     log = git(clone, "log", "--format=%H %s", f"{before}~1..HEAD").splitlines()
     with scenario.and_("git holds a revert of b's commit, then the incident record, on top"):

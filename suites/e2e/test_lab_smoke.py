@@ -19,18 +19,21 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 
-from fixtures import lab
 from fixtures.cluster import Cluster
-from fixtures.kube import wait_until
-from fixtures.tools import REPO_ROOT, tool_path
+from fixtures.core.helm import RenderRequest, helm_template
+from fixtures.core.kube import load_manifest, wait_until
+from fixtures.core.prometheus import Prometheus
+from fixtures.core.rollout import API_VERSION, Rollout
+from fixtures.core.tools import REPO_ROOT, tool_path
+from fixtures.e2e.recorder import RolloutRecorder
+from fixtures.lab.layout import file_sd_path, prometheus_dir
+from fixtures.lab.scrape_config import reload_prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -44,84 +47,29 @@ STEPS: list[dict[str, Any]] = [
     {"pause": {}},
 ]
 INDEFINITE_PAUSE = 3
+PROBE_IMAGE = "localhost/sre-platform:probe"  # never pulled: kwok runs no container
 TIMEOUT = 90
 
 
-def render_chart(namespace: str, image_tag: str) -> str:
+def render_chart(namespace: str, image_tag: str) -> list[dict[str, Any]]:
     """The chart with the lab's values, a short canary and no analysis steps."""
-    argv = [
-        str(tool_path("helm")),
-        "template",
-        RELEASE,
-        str(REPO_ROOT / "helm"),
-        "--namespace",
-        namespace,
-        "-f",
-        str(REPO_ROOT / "helm" / "values-lab.yaml"),
-        "--set",
-        f"image.tag={image_tag}",
-        "--set",
-        f"replicaCount={REPLICAS}",
-        "--set-json",
-        f"rollouts.canary.steps={json.dumps(STEPS)}",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"helm template failed: {result.stderr.strip()}"
-    return result.stdout
-
-
-class RolloutRecorder:
-    """Watches one Rollout and records every (step index, phase) it reports, in order."""
-
-    def __init__(self, cluster: Cluster, namespace: str, name: str) -> None:
-        self.cluster, self.namespace, self.name = cluster, namespace, name
-        self.seen: list[tuple[int | None, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> RolloutRecorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        from kubernetes import watch
-
-        while not self._stop.is_set():
-            w = watch.Watch()
-            for event in w.stream(
-                self.cluster.custom.list_namespaced_custom_object,
-                "argoproj.io",
-                "v1alpha1",
-                self.namespace,
-                "rollouts",
-                field_selector=f"metadata.name={self.name}",
-                timeout_seconds=2,
-            ):
-                status = event["object"].get("status", {})
-                observation = (status.get("currentStepIndex"), status.get("phase"))
-                if not self.seen or self.seen[-1] != observation:
-                    self.seen.append(observation)
-                if self._stop.is_set():
-                    w.stop()
-
-    def step_indexes(self) -> list[int | None]:
-        """The step indexes reported, in order, repeats collapsed."""
-        order: list[int | None] = []
-        for index, _ in self.seen:
-            if not order or order[-1] != index:
-                order.append(index)
-        return order
-
-
-def rollout_status(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    obj = cluster.custom.get_namespaced_custom_object(
-        "argoproj.io", "v1alpha1", namespace, "rollouts", ROLLOUT
+    return load_manifest(
+        helm_template(
+            RenderRequest(
+                chart=REPO_ROOT / "helm",
+                release=RELEASE,
+                namespace=namespace,
+                values=(REPO_ROOT / "helm" / "values-lab.yaml",),
+                set_values=(f"image.tag={image_tag}", f"replicaCount={REPLICAS}"),
+                set_json=(f"rollouts.canary.steps={json.dumps(STEPS)}",),
+            )
+        )
     )
-    return dict(obj.get("status", {}))
+
+
+def rollout(cluster: Cluster, namespace: str) -> Rollout:
+    path = f"/apis/{API_VERSION}/namespaces/{namespace}/rollouts/{ROLLOUT}"
+    return Rollout(cluster.kube.get(path) or {"metadata": {"name": ROLLOUT}})
 
 
 def expect_phase(cluster: Cluster, namespace: str, phase: str, **fields: Any) -> None:
@@ -129,7 +77,7 @@ def expect_phase(cluster: Cluster, namespace: str, phase: str, **fields: Any) ->
     __tracebackhide__ = True
 
     def check() -> str | None:
-        status = rollout_status(cluster, namespace)
+        status = rollout(cluster, namespace).status
         wanted = {"phase": phase, **fields}
         actual = {key: status.get(key) for key in wanted}
         if actual == wanted:
@@ -141,21 +89,18 @@ def expect_phase(cluster: Cluster, namespace: str, phase: str, **fields: Any) ->
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"smoke-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    if not cluster.keep:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with cluster.kube.temporary_namespace("smoke", keep=cluster.keep) as name:
+        yield name
 
 
 def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str) -> None:
     # Given: version v1 of the chart, applied and Healthy
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=render_chart(namespace, "v1"))
+    cluster.kube.apply(render_chart(namespace, "v1"), namespace=namespace)
     expect_phase(cluster, namespace, "Healthy", readyReplicas=REPLICAS)
 
     with RolloutRecorder(cluster, namespace, ROLLOUT) as recorder:
         # When: the image is updated to v2
-        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=render_chart(namespace, "v2"))
+        cluster.kube.apply(render_chart(namespace, "v2"), namespace=namespace)
 
         # Then: the controller stops at the indefinite pause with half the pods on v2
         expect_phase(
@@ -165,10 +110,9 @@ def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str) -> None:
             currentStepIndex=INDEFINITE_PAUSE,
             updatedReplicas=REPLICAS // 2,
         )
-        status = rollout_status(cluster, namespace)
-        assert [c["reason"] for c in status.get("pauseConditions", [])] == ["CanaryPauseStep"]
+        assert rollout(cluster, namespace).pause_reasons == ["CanaryPauseStep"]
 
-        # When: promoted with the Argo Rollouts CLI
+        # When: promoted with the Argo Rollouts CLI, as a person would
         promote = subprocess.run(
             [str(tool_path("kubectl-argo-rollouts")), "promote", ROLLOUT, "-n", namespace,
              f"--kubeconfig={cluster.kubeconfig}"],
@@ -178,15 +122,14 @@ def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str) -> None:
 
         # Then: Healthy, every step done, v2 is the stable ReplicaSet
         expect_phase(cluster, namespace, "Healthy", currentStepIndex=len(STEPS))
-        status = rollout_status(cluster, namespace)
-        assert status["stableRS"] == status["currentPodHash"]
+        final = rollout(cluster, namespace)
+        assert final.stable_hash == final.current_hash
 
     # v1 done (index 4), then v2 from step 0 through every step to done, never skipping one
-    assert recorder.step_indexes() == [len(STEPS), *range(len(STEPS) + 1)], recorder.seen
-    assert (INDEFINITE_PAUSE, "Paused") in recorder.seen, recorder.seen
-    images = cluster.kubectl(
-        "get", "pods", "-n", namespace, "-o", "jsonpath={.items[*].spec.containers[0].image}"
-    ).stdout.split()
+    assert recorder.step_order() == [len(STEPS), *range(len(STEPS) + 1)], recorder.phases()
+    assert (INDEFINITE_PAUSE, "Paused") in recorder.phases(), recorder.phases()
+    pods = cluster.kube.list(f"/api/v1/namespaces/{namespace}/pods")
+    images = [p["spec"]["containers"][0]["image"] for p in pods]
     assert len(images) == REPLICAS and all(i.endswith(":v2") for i in images), images
 
 
@@ -211,23 +154,17 @@ class _Metrics(BaseHTTPRequestHandler):
         pass
 
 
-def prometheus_series(url: str, query: str) -> list[dict[str, str]]:
-    response = requests.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
-    response.raise_for_status()
-    return [r["metric"] for r in response.json()["data"]["result"]]
-
-
 def test_lab_prometheus_extension_points(cluster: Cluster, namespace: str) -> None:
     """file_sd targets carry their labels; scrape.d jobs load on reload; simulated container
     restarts reach Prometheus through kube-state-metrics."""
     if cluster.provider != "lab" or cluster.prometheus_url is None:
         pytest.skip("the lab's own Prometheus only")
-    url = cluster.prometheus_url
+    prometheus = Prometheus(cluster.prometheus_url, timeout=5)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target = f"127.0.0.1:{server.server_address[1]}"
-    file_sd = lab.prometheus_dir() / "file_sd" / f"{namespace}.json"
-    scrape_d = lab.prometheus_dir() / "scrape.d" / f"{namespace}.yaml"
+    file_sd = file_sd_path(namespace)
+    scrape_d = prometheus_dir() / "scrape.d" / f"{namespace}.yaml"
     labels = {"namespace": namespace, "pod": "probe-0", "rollouts_pod_template_hash": "abc123"}
     try:
         # Given: a target published through file_sd with the labels its series must carry
@@ -236,16 +173,24 @@ def test_lab_prometheus_extension_points(cluster: Cluster, namespace: str) -> No
         scrape_d.write_text(
             f"- job_name: {namespace}\n  static_configs: [{{targets: ['{target}']}}]\n"
         )
-        lab.reload_prometheus()
+        reload_prometheus()
         # and a pod whose container "restarts" every second (the lab's kwok restart stage)
-        cluster.kubectl(
-            "run", "probe", "-n", namespace, "--image=localhost/sre-platform:probe",
-            "--labels=lab.sre-platform.io/restart=true",
-            "--annotations=lab.sre-platform.io/restart-every-ms=1000",
-        )  # fmt: skip
+        cluster.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": "probe",
+                    "namespace": namespace,
+                    "labels": {"run": "probe", "lab.sre-platform.io/restart": "true"},
+                    "annotations": {"lab.sre-platform.io/restart-every-ms": "1000"},
+                },
+                "spec": {"containers": [{"name": "probe", "image": PROBE_IMAGE}]},
+            }
+        )
 
         def series(query: str) -> Callable[[], str | None]:
-            return lambda: None if prometheus_series(url, query) else "no series"
+            return lambda: None if prometheus.query(query) else "no series"
 
         # Then
         wait_until(
@@ -262,5 +207,5 @@ def test_lab_prometheus_extension_points(cluster: Cluster, namespace: str) -> No
     finally:
         file_sd.unlink(missing_ok=True)
         scrape_d.unlink(missing_ok=True)
-        lab.reload_prometheus()
+        reload_prometheus()
         server.shutdown()

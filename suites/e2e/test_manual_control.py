@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.rollouts import Scenario, ScriptResult, describe
+from fixtures.e2e.scenario import Scenario, ScriptResult
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +53,8 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
     with scenario.then("it reports what the cluster says: Paused at step 1/6, weight 20"):
         assert status.returncode == 0, str(status)
         rollout = scenario.rollout()
-        assert first_line(status).endswith(f"Paused - {rollout['status']['message']}"), (
-            f"{status}\ncluster: {describe(rollout)}"
+        assert first_line(status).endswith(f"Paused - {rollout.message}"), (
+            f"{status}\ncluster: {rollout.describe()}"
         )
         assert "Step:" in status.stdout and "1/6" in status.stdout, str(status)
         assert "SetWeight:     20" in status.stdout, str(status)
@@ -65,8 +65,8 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         assert promoted.returncode == 0, str(promoted)
         scenario.expect_paused(3, timeout=30)
         sets = scenario.replica_sets()
-        canary = scenario.rollout()["status"]["currentPodHash"]
-        assert sets[canary]["available"] == REPLICAS // 2, sets
+        canary = scenario.rollout().current_hash
+        assert sets[canary or ""].available == REPLICAS // 2, sets
 
     with scenario.when("abort is run"):
         aborted = promote_canary(scenario, "abort")
@@ -85,7 +85,7 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
     with scenario.then("the update restarts from step one and pauses at 20% again"):
         assert retried.returncode == 0, str(retried)
         scenario.expect_paused(1, timeout=30)
-        assert not scenario.rollout()["status"].get("abort")
+        assert not scenario.rollout().aborted
 
     with scenario.when("promote --full --wait is run"):
         full = promote_canary(scenario, "promote", "--full", "--wait", "--timeout", "90s")

@@ -17,8 +17,6 @@ the machine's iptables and a bridge; without the option the test is skipped.
 from __future__ import annotations
 
 import json
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,15 @@ from typing import Any
 import pytest
 import requests
 
-from fixtures import node as real_node_module
 from fixtures.cluster import Cluster
-from fixtures.kube import wait_until
-from fixtures.node import RealNode, real_node  # noqa: F401 - the session fixture
-from fixtures.tools import REPO_ROOT, tool_path
+from fixtures.core.helm import RenderRequest, helm_template
+from fixtures.core.kube import load_manifest, wait_until
+from fixtures.core.prometheus import Prometheus
+from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e.real_node import real_node  # noqa: F401 - the session fixture
+from fixtures.node.backing import BackingServices, backing_services
+from fixtures.node.lifecycle import RealNode, pod_logs
+from fixtures.node.network import service_endpoints
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_node]
 
@@ -40,74 +42,41 @@ REQUESTS = 120
 TIMEOUT = 120
 
 
-def render_chart(namespace: str, values: dict[str, Any], tmp_path: Path) -> str:
+def render_chart(namespace: str, values: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
     """The chart with the lab's values, as a Deployment on the real node."""
     overrides = tmp_path / "real-node-values.json"
     overrides.write_text(json.dumps(values))
-    argv = [
-        str(tool_path("helm")),
-        "template",
-        RELEASE,
-        str(REPO_ROOT / "helm"),
-        "--namespace",
-        namespace,
-        "-f",
-        str(REPO_ROOT / "helm" / "values-lab.yaml"),
-        "-f",
-        str(overrides),
-        "--set",
-        "rollouts.enabled=false",
-        "--set",
-        f"replicaCount={REPLICAS}",
+    request = RenderRequest(
+        chart=REPO_ROOT / "helm",
+        release=RELEASE,
+        namespace=namespace,
+        values=(REPO_ROOT / "helm" / "values-lab.yaml", overrides),
         # The Secret below holds real URLs: a pod without it must not start.
-        "--set",
-        "app.secretEnv.optional=false",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"helm template failed: {result.stderr.strip()}"
-    return result.stdout
+        set_values=("rollouts.enabled=false", f"replicaCount={REPLICAS}",
+                    "app.secretEnv.optional=false"),
+    )  # fmt: skip
+    return load_manifest(helm_template(request))
 
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"real-node-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    if not cluster.keep:
-        # Waits until kubelet has stopped the pods: the next test finds the node idle.
-        cluster.kubectl("delete", "namespace", name, "--timeout=60s", check=False)
+    # Deleted waiting until kubelet has stopped the pods: the next test finds the node idle.
+    with cluster.kube.temporary_namespace("real-node", keep=cluster.keep, wait=60) as name:
+        yield name
 
 
 @pytest.fixture
-def backing(cluster: Cluster, namespace: str) -> Iterator[real_node_module.BackingServices]:
+def backing(cluster: Cluster, namespace: str) -> Iterator[BackingServices]:
     """PostgreSQL and Redis on the node's address, named by the chart's Secret."""
-    with real_node_module.backing_services() as services:
-        cluster.kubectl(
-            "create",
-            "secret",
-            "generic",
-            "sre-platform-env",
-            "-n",
-            namespace,
-            f"--from-literal=DATABASE_URL={services.database_url}",
-            f"--from-literal=REDIS_URL={services.redis_url}",
-        )
+    with backing_services() as services:
+        cluster.kube.create(services.secret(namespace))
         yield services
 
 
 def pods(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    out = cluster.kubectl(
-        "get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=sre-platform", "-o", "json"
-    ).stdout
-    items: list[dict[str, Any]] = json.loads(out)["items"]
-    return items
-
-
-def prometheus_query(url: str, query: str) -> list[dict[str, Any]]:
-    response = requests.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
-    response.raise_for_status()
-    result: list[dict[str, Any]] = response.json()["data"]["result"]
-    return result
+    return cluster.kube.list(
+        f"/api/v1/namespaces/{namespace}/pods", "app.kubernetes.io/name=sre-platform"
+    )
 
 
 def diagnostics(cluster: Cluster, namespace: str) -> str:
@@ -123,7 +92,7 @@ def diagnostics(cluster: Cluster, namespace: str) -> str:
     ]
     for pod in pods(cluster, namespace):
         name = pod["metadata"]["name"]
-        parts.append(f"--- log of {name}:\n{real_node_module.pod_logs(namespace, name)[-3000:]}")
+        parts.append(f"--- log of {name}:\n{pod_logs(namespace, name)[-3000:]}")
     return "\n".join(parts)
 
 
@@ -131,13 +100,13 @@ def test_real_pods_serve_real_traffic_and_are_scraped(
     cluster: Cluster,
     real_node: RealNode,  # noqa: F811 - the fixture imported above
     namespace: str,
-    backing: real_node_module.BackingServices,
+    backing: BackingServices,
     tmp_path: Path,
 ) -> None:
     assert cluster.prometheus_url is not None
     # Given: the chart, rendered for the real node with the locally built image, applied
     manifest = render_chart(namespace, real_node.chart_values(), tmp_path)
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifest)
+    cluster.kube.apply(manifest, namespace=namespace)
 
     def ready() -> str | None:
         items = pods(cluster, namespace)
@@ -174,11 +143,9 @@ def test_real_pods_serve_real_traffic_and_are_scraped(
     names = {p["metadata"]["name"] for p in items}
 
     # When: requests go to the Service's cluster IP (kube-proxy's iptables rules)
-    service = json.loads(
-        cluster.kubectl(
-            "get", "service", "-n", namespace, f"{RELEASE}-sre-platform", "-o", "json"
-        ).stdout
-    )
+    service = cluster.kube.get(
+        f"/api/v1/namespaces/{namespace}/services/{RELEASE}-sre-platform"
+    ) or {"spec": {}}
     base = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
 
     def answers() -> str | None:
@@ -194,7 +161,7 @@ def test_real_pods_serve_real_traffic_and_are_scraped(
     wanted = {f"{p['status']['podIP']}:{port}" for p in items}
 
     def routed() -> str | None:
-        found = real_node_module.service_endpoints(namespace, f"{RELEASE}-sre-platform")
+        found = service_endpoints(namespace, f"{RELEASE}-sre-platform")
         return None if found == wanted else f"routed to {sorted(found)}"
 
     wait_until(routed, f"kube-proxy's rules to route to {sorted(wanted)}", 30, interval=0.2)
@@ -220,21 +187,21 @@ def test_real_pods_serve_real_traffic_and_are_scraped(
 
     # Then: Prometheus scrapes both pods (the node publishes their targets) and sees every request,
     # spread over both pods
-    url = cluster.prometheus_url
+    prometheus = Prometheus(cluster.prometheus_url, timeout=5)
     query = (
         f'sum by (pod) (http_requests_total{{job="lab-file-sd",namespace="{namespace}",'
         f'route=~"/api/.*"}})'
     )
 
     def scraped() -> str | None:
-        counts = {r["metric"]["pod"]: float(r["value"][1]) for r in prometheus_query(url, query)}
+        counts = {r.labels["pod"]: r.value for r in prometheus.query(query)}
         if set(counts) == names and sum(counts.values()) >= REQUESTS and all(counts.values()):
             return None
         return f"per-pod API request counts {counts}"
 
     wait_until(scraped, "each pod's API requests to be in Prometheus", 60, interval=1)
-    up = prometheus_query(url, f'up{{job="lab-file-sd",namespace="{namespace}"}}')
-    assert {r["metric"]["pod"] for r in up} == names
-    assert all(r["value"][1] == "1" for r in up), up
-    labels = prometheus_query(url, f'sre_platform_build_info{{namespace="{namespace}"}}')
-    assert {r["metric"].get("app_kubernetes_io_instance") for r in labels} == {RELEASE}, labels
+    up = prometheus.query(f'up{{job="lab-file-sd",namespace="{namespace}"}}')
+    assert {r.labels["pod"] for r in up} == names
+    assert all(r.value == 1 for r in up), up
+    labels = prometheus.query(f'sre_platform_build_info{{namespace="{namespace}"}}')
+    assert {r.labels.get("app_kubernetes_io_instance") for r in labels} == {RELEASE}, labels

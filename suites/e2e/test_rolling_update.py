@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from fixtures.deploy import Release
-from fixtures.kube import wait_until
-from fixtures.rollouts import Scenario, deployment_health
+from fixtures.core.helm import Release
+from fixtures.core.kube import wait_until
+from fixtures.core.rollout import deployment_health
+from fixtures.e2e.scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -104,13 +105,10 @@ def test_deployment_rolls_without_dropping_below_desired(scenario: Scenario) -> 
         with scenario.when("the image is updated to b"):
             scenario.update("b")
         with scenario.then(f"the Deployment completes: {REPLICAS} pods of b, all available"):
+            path = f"/apis/apps/v1/namespaces/{scenario.namespace}/deployments/{release.workload}"
             wait_until(
                 lambda: (
-                    deployment_health(
-                        scenario.cluster.apps.read_namespaced_deployment(
-                            release.workload, scenario.namespace
-                        )
-                    )
+                    deployment_health(scenario.cluster.kube.get(path) or {"metadata": {}})
                     or (None if pods.samples[-1][3] == {"b": REPLICAS} else str(pods.samples[-1]))
                 ),
                 f"deployment {scenario.namespace}/{release.workload} to be complete on b",

@@ -1,7 +1,7 @@
 """The SIMULATED traffic source is faithful to the service it stands in for.
 
 The canary scenarios are only as good as the series they are judged on. On kwok nodes no
-container runs, so fixtures/traffic.py serves the service's series for every pod; these
+container runs, so fixtures.traffic serves the service's series for every pod; these
 tests hold it to the real thing:
 
 1. the names, types, label names, bucket bounds and route templates it exports are exactly
@@ -20,15 +20,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import requests
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sre_platform.api
-from fixtures import traffic
-from fixtures.kube import wait_until
-from fixtures.rollouts import GROUP, VERSION, Scenario, fault_env
+from fixtures.core.kube import wait_until
+from fixtures.core.prometheus import Prometheus
+from fixtures.core.rollout import API_VERSION
+from fixtures.e2e.plan import fault_env
+from fixtures.e2e.scenario import Scenario
+from fixtures.traffic import model as traffic
+from fixtures.traffic.simulated import TrafficProcess
+from fixtures.traffic.watcher import PodWatcher
 from sre_platform.app import create_app
 from sre_platform.config import Settings
 from sre_platform.database import DatabaseUnavailable
@@ -147,9 +151,9 @@ def test_simulated_series_match_the_real_services_metrics(
 def _rendered_queries(scenario: Scenario, latest_hash: str) -> dict[str, str]:
     """The chart's AnalysisTemplate queries as the controller would run them for the hash."""
     queries = {}
-    templates = scenario.cluster.custom.list_namespaced_custom_object(
-        GROUP, VERSION, scenario.namespace, "analysistemplates"
-    )["items"]
+    templates = scenario.cluster.kube.list(
+        f"/apis/{API_VERSION}/namespaces/{scenario.namespace}/analysistemplates"
+    )
     for template in templates:
         for metric in template["spec"]["metrics"]:
             query = metric["provider"]["prometheus"]["query"]
@@ -161,15 +165,6 @@ def _rendered_queries(scenario: Scenario, latest_hash: str) -> dict[str, str]:
                 query = query.replace(f"{{{{args.{arg}}}}}", value)
             queries[metric["name"]] = query
     return queries
-
-
-def _value(prometheus_url: str, query: str) -> float | None:
-    response = requests.get(f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
-    response.raise_for_status()
-    result = response.json()["data"]["result"]
-    if not result:
-        return None
-    return float(result[0]["value"][1])
 
 
 class _Nodes:
@@ -190,7 +185,7 @@ def test_pods_on_a_real_node_are_not_simulated() -> None:
     """A pod on the lab's real node serves its own /metrics: the simulation must leave it
     out, or its series would be doubled (and a real bad canary hidden by simulated good
     numbers)."""
-    watcher = traffic.PodWatcher(None, traffic.TrafficModel(), namespaces=["ns"])
+    watcher = PodWatcher(None, traffic.TrafficModel(), namespaces=["ns"])
     nodes = _Nodes()
     watcher.core = nodes
 
@@ -211,16 +206,16 @@ def test_pods_on_a_real_node_are_not_simulated() -> None:
 
 @pytest.mark.slow
 def test_fault_env_drives_what_the_charts_queries_see(
-    scenario: Scenario, analysis: traffic.TrafficProcess
+    scenario: Scenario, analysis: TrafficProcess
 ) -> None:
-    url = str(scenario.cluster.prometheus_url)
+    prometheus = Prometheus(str(scenario.cluster.prometheus_url), timeout=5)
     with scenario.given("the chart installed with 25% errors, 700 ms latency and exits every 3 s"):
         scenario.install(
             "faulty",
             replicaCount=2,
             extraEnv=fault_env(error_rate=0.25, latency_ms=700, exit_after_seconds=3),
         )
-        pod_hash = scenario.rollout()["status"]["currentPodHash"]
+        pod_hash = str(scenario.rollout().current_hash)
         queries = _rendered_queries(scenario, pod_hash)
     assert sorted(queries) == ["latency-p99", "restarts", "success-rate"]
 
@@ -228,18 +223,18 @@ def test_fault_env_drives_what_the_charts_queries_see(
         seen: dict[str, float | None] = {}
 
         def success_rate() -> str | None:
-            seen["v"] = _value(url, queries["success-rate"])
+            seen["v"] = prometheus.value(queries["success-rate"])
             return None if seen["v"] is not None else "no data"
 
         wait_until(success_rate, "the success rate to have data", 30)
         assert seen["v"] == pytest.approx(0.75, abs=0.03)
     with scenario.and_("the latency query sees a p99 above the 500 ms threshold"):
-        p99 = _value(url, queries["latency-p99"])
+        p99 = prometheus.value(queries["latency-p99"])
         assert p99 is not None and 0.7 < p99 <= 0.75, p99
     with scenario.and_("the restarts query sees the simulated container exits"):
 
         def restarted() -> str | None:
-            value = _value(url, queries["restarts"])
+            value = prometheus.value(queries["restarts"])
             return None if value is not None and value >= 2 else f"restarts {value}"
 
         wait_until(restarted, "kube-state-metrics to report restarts of the new pods", 30)

@@ -14,8 +14,8 @@ from collections import Counter
 import pytest
 import yaml
 
-from fixtures.deploy import CHART
-from fixtures.rollouts import Scenario, describe
+from fixtures.core.helm import CHART
+from fixtures.e2e.scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +39,7 @@ def test_production_spread_puts_replicas_in_all_three_zones(scenario: Scenario) 
         )
     with scenario.when(f"the autoscaler brings the Rollout to its minimum of {minimum}"):
         scenario.expect(
-            lambda r: (
-                None
-                if (r.get("status") or {}).get("availableReplicas") == minimum
-                and (r.get("status") or {}).get("phase") == "Healthy"
-                else describe(r)
-            ),
+            lambda r: None if r.available == minimum and r.phase == "Healthy" else r.describe(),
             f"Healthy with {minimum} available replicas",
             90,
         )
@@ -59,10 +54,11 @@ def test_production_spread_puts_replicas_in_all_three_zones(scenario: Scenario) 
         assert set(per_zone) == set(zones.values()), per_zone
         assert max(per_zone.values()) - min(per_zone.values()) <= 1, per_zone
     with scenario.and_("the Rollout carries production's spread rule, as rendered by the chart"):
-        spread = scenario.rollout()["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        spread = scenario.rollout().spec["template"]["spec"]["topologySpreadConstraints"]
         zone_rule = next(c for c in spread if c["topologyKey"] == ZONE)
         assert (zone_rule["maxSkew"], zone_rule["whenUnsatisfiable"]) == (1, "DoNotSchedule")
-        hpa = scenario.cluster.kubectl(
-            "get", "hpa", "-n", scenario.namespace, "-o", "jsonpath={.items[0].spec.minReplicas}"
-        ).stdout
+        hpas = scenario.cluster.kube.list(
+            f"/apis/autoscaling/v2/namespaces/{scenario.namespace}/horizontalpodautoscalers"
+        )
+        hpa = str(hpas[0]["spec"]["minReplicas"]) if hpas else ""
         assert hpa == str(minimum)

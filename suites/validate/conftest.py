@@ -6,7 +6,7 @@ never changes any of them: every cluster call is a GET, and the only write anywh
 API smoke round trip, which deletes what it created and is off with --read-only or
 `smoke.api_write: false`.
 
-Options (group "validate", validate_options.py); each has an ini key and an environment
+Options (group "validate", fixtures/validate/options.py); each has an ini key and an environment
 variable, and the command line wins over the environment, which wins over the ini file:
 
     --env NAME               validate_env                SRE_PLATFORM_ENV (required)
@@ -36,22 +36,22 @@ from typing import Any
 
 import pytest
 import requests
-from validate_options import OPTIONS, ValidateOptions
-from validate_queries import QueriesUnavailable, SloQueries, slo_queries
-from validate_service import Service
-from validate_state import Kube, Workload, find_workload
 
 from fixtures import cluster as cluster_plugin
-from fixtures import environment as envmod
 from fixtures.cluster import Cluster, ClusterOptions
-from fixtures.environment import Environment, EnvironmentUnusable
-from fixtures.prometheus import Prometheus, PrometheusUnreachable, transport_error
-from fixtures.summary import CheckRecord, SummaryTable
+from fixtures.core.exits import EX_UNAVAILABLE, EX_USAGE
+from fixtures.core.kube import Kube
+from fixtures.core.prometheus import Prometheus, PrometheusUnreachable, transport_error
+from fixtures.validate import environment as envmod
+from fixtures.validate.environment import Environment, EnvironmentUnusable
+from fixtures.validate.options import OPTIONS, ValidateOptions
+from fixtures.validate.queries import QueriesUnavailable, SloQueries, slo_queries
+from fixtures.validate.service import Service
+from fixtures.validate.state import Workload, find_workload, reader
+from fixtures.validate.summary import CheckRecord, SummaryTable
 
 HERE = Path(__file__).resolve().parent
 SELFTEST_DIR = HERE / "selftest"
-EX_USAGE = 64
-EX_UNAVAILABLE = 69
 ENV_KEY = pytest.StashKey[Environment]()
 
 
@@ -78,7 +78,7 @@ def _load_environment(config: pytest.Config) -> Environment:
     try:
         env = envmod.load(options.env, options.env_file)
     except EnvironmentUnusable as error:
-        pytest.exit(f"validate: {error}", error.code)
+        pytest.exit(f"validate: {error}", error.exit_code)
     config.stash[ENV_KEY] = env
     return env
 
@@ -260,7 +260,7 @@ def preflight(request: pytest.FixtureRequest, environment: Environment) -> None:
 
 @pytest.fixture(scope="session")
 def kube(preflight: None, cluster: Cluster) -> Kube:
-    return Kube(cluster.api)
+    return reader(cluster.api)
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from validate_options import ValidateOptions
-from validate_state import Kube
 
-from fixtures.environment import Environment, git_revision
-from fixtures.summary import CheckRecord
+from fixtures.core.kube import Kube
+from fixtures.validate.environment import Environment, git_revision
+from fixtures.validate.options import ValidateOptions
+from fixtures.validate.summary import CheckRecord
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from validate_state import Kube, Workload, restarts, zones_of
 
-from fixtures.environment import Environment
-from fixtures.summary import CheckRecord
+from fixtures.core.kube import Kube
+from fixtures.validate.environment import Environment
+from fixtures.validate.state import Workload, restarts, zones_of
+from fixtures.validate.summary import CheckRecord
 
 
 def test_restarts_since_revision(

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from validate_state import Workload, image_tag, pod_image, short
 
-from fixtures.environment import Environment, EnvironmentUnusable, read_values_key
-from fixtures.summary import CheckRecord
+from fixtures.core.rollout import image_tag_of as image_tag
+from fixtures.validate.environment import Environment, EnvironmentUnusable, read_values_key
+from fixtures.validate.state import Workload, pod_image, short
+from fixtures.validate.summary import CheckRecord
 
 
 def test_rollout_healthy(workload: Workload, check: CheckRecord) -> None:

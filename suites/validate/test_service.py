@@ -6,14 +6,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from validate_options import ValidateOptions
-from validate_service import Service, describe, quantile
-from validate_state import Workload, image_tag, short
+import requests
 
-from fixtures.environment import Environment
-from fixtures.summary import CheckRecord
+from fixtures.core.rollout import image_tag_of as image_tag
+from fixtures.validate.environment import Environment
+from fixtures.validate.options import ValidateOptions
+from fixtures.validate.service import Service, describe, quantile
+from fixtures.validate.state import Workload, short
+from fixtures.validate.summary import CheckRecord
 
 ITEMS = "/api/v1/items"
+ROUND_TRIP = "201, 200, 204, 404"  # the answers of create, read, delete, read again
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
@@ -59,22 +62,27 @@ def test_api_smoke_round_trip(
             if environment.api_write
             else f"smoke.api_write is false in {environment.file.name}"
         )
-        check.expected("201, 200, 204, 404")
+        check.expected(ROUND_TRIP)
         pytest.skip(reason)
     name = f"validate-smoke-{uuid.uuid4().hex[:12]}"
+    steps: list[str] = []
+
+    def answered(method: str, response: requests.Response) -> requests.Response:
+        steps.append(f"{method} {response.status_code}")
+        check.record(", ".join(steps), ROUND_TRIP)
+        return response
+
     created = service.request("POST", ITEMS, json={"name": name, "description": "validate tier"})
-    check.record(f"POST {describe(created)}", "201, 200, 204, 404")
+    check.record(f"POST {describe(created)}", ROUND_TRIP)
     check.expect(
         None
         if created.status_code == 201
         else f"POST {ITEMS} to answer 201, answers {describe(created)}"
     )
     item_id = created.json()["id"]
-    steps = [f"POST {created.status_code}"]
+    steps.append(f"POST {created.status_code}")
     try:
-        read = service.get(f"{ITEMS}/{item_id}")
-        steps.append(f"GET {read.status_code}")
-        check.record(", ".join(steps), "201, 200, 204, 404")
+        read = answered("GET", service.get(f"{ITEMS}/{item_id}"))
         check.expect(
             None
             if read.status_code == 200 and read.json().get("name") == name
@@ -82,18 +90,14 @@ def test_api_smoke_round_trip(
             f"returns {describe(read)}"
         )
     finally:
-        deleted = service.request("DELETE", f"{ITEMS}/{item_id}")
-        steps.append(f"DELETE {deleted.status_code}")
-        check.record(", ".join(steps), "201, 200, 204, 404")
+        deleted = answered("DELETE", service.request("DELETE", f"{ITEMS}/{item_id}"))
     check.expect(
         None
         if deleted.status_code == 204
         else f"DELETE {ITEMS}/{item_id} to answer 204, answers {describe(deleted)} "
         f"(item {name} may be left behind)"
     )
-    gone = service.get(f"{ITEMS}/{item_id}")
-    steps.append(f"GET {gone.status_code}")
-    check.record(", ".join(steps), "201, 200, 204, 404")
+    gone = answered("GET", service.get(f"{ITEMS}/{item_id}"))
     check.expect(
         None
         if gone.status_code == 404

@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// version is stamped by fixtures/image.py (-ldflags -X main.version=...).
+// version is stamped by fixtures/images/build.py (-ldflags -X main.version=...).
 var version = "dev"
 
 func main() {

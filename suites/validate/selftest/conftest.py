@@ -17,6 +17,7 @@ a subprocess, and reads the JUnit report.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,15 +38,21 @@ def service_process() -> Iterator[Any]:
         yield service
 
 
+def _scratch(
+    cluster: Cluster, service_url: str, directory: Path, values: dict[str, Any] | None = None
+) -> Iterator[ScratchEnvironment]:
+    if cluster.prometheus_url is None:
+        pytest.skip("the self-tests feed the lab's Prometheus (--cluster lab)")
+    with scratch_environment(cluster, service_url, directory, values) as env:
+        yield env
+
+
 @pytest.fixture(scope="session")
 def scratch(
     cluster: Cluster, service_process: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScratchEnvironment]:
-    if cluster.prometheus_url is None:
-        pytest.skip("the self-tests feed the lab's Prometheus (--cluster lab)")
     directory = tmp_path_factory.mktemp("validate-selftest")
-    with scratch_environment(cluster, service_process.url, directory) as env:
-        yield env
+    yield from _scratch(cluster, service_process.url, directory)
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +60,8 @@ def scratch_deployment(
     cluster: Cluster, service_process: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScratchEnvironment]:
     """The same, with the chart's Deployment fallback (`rollouts.enabled: false`, like dev)."""
-    if cluster.prometheus_url is None:
-        pytest.skip("the self-tests feed the lab's Prometheus (--cluster lab)")
     directory = tmp_path_factory.mktemp("validate-selftest-deployment")
-    values = {"rollouts": {"enabled": False}}
-    with scratch_environment(cluster, service_process.url, directory, values) as env:
-        yield env
+    yield from _scratch(cluster, service_process.url, directory, {"rollouts": {"enabled": False}})
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """A scratch environment of the lab for the validate tier's self-tests and its benchmark.
 
 What it is made of (all real but the traffic): the repository's chart with
-helm/values-lab.yaml and six replicas (fixtures/deploy.py, helm upgrade --install) in a
+helm/values-lab.yaml and six replicas (fixtures.core.helm, helm upgrade --install) in a
 namespace of its own; SIMULATED traffic for its
-pods (fixtures/traffic.py) scraped by the lab's Prometheus; the real service
+pods (fixtures.traffic) scraped by the lab's Prometheus; the real service
 (`python -m sre_platform serve` with real PostgreSQL and Redis on loopback) standing in
 for the kwok pods, which serve nothing, with APP_VERSION set to the deployed tag as the
 chart sets it; and an environment file naming all of that, in a temporary directory.
@@ -26,14 +26,14 @@ from typing import Any
 
 import yaml
 
-from fixtures import traffic
 from fixtures.cluster import Cluster
-from fixtures.deploy import Release, deploy
-from fixtures.environment import load as load_environment
-from fixtures.environment import read_values_key
-from fixtures.kube import wait_until
-from fixtures.prometheus import Prometheus
-from fixtures.tools import REPO_ROOT
+from fixtures.core.helm import Release, install
+from fixtures.core.kube import wait_until
+from fixtures.core.prometheus import Prometheus
+from fixtures.core.tools import REPO_ROOT
+from fixtures.traffic import simulated
+from fixtures.validate.environment import load as load_environment
+from fixtures.validate.environment import read_values_key
 
 RELEASE = "sre-platform"
 REPLICAS = 6
@@ -175,14 +175,14 @@ def scratch_environment(
     if cluster.prometheus_url is None:
         raise RuntimeError("the scratch environment feeds the lab's Prometheus (--cluster lab)")
     namespace = f"validate-st-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", namespace)
+    cluster.kube.ensure_namespace(namespace)
     process = None
     try:
-        env_release = deploy(
+        env_release = install(
             cluster, namespace, release=RELEASE, values={"replicaCount": REPLICAS, **(values or {})}
         )
-        process = traffic.start(namespace, cluster.kubeconfig, cluster.context,
-                                namespaces=[namespace])  # fmt: skip
+        process = simulated.start(namespace, cluster.kubeconfig, cluster.context,
+                                  namespaces=[namespace])  # fmt: skip
         env = ScratchEnvironment(
             cluster, namespace, deployed_tag(), service_url, directory, env_release
         )
@@ -205,4 +205,4 @@ def scratch_environment(
         if process is not None:
             process.stop()
         if not cluster.keep:
-            cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+            cluster.kube.delete_namespace(namespace)

@@ -9,7 +9,6 @@ OutOfSync, Degraded one at another revision fails both, saying so.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ import pytest
 from scratch import ScratchEnvironment
 
 from fixtures.cluster import Cluster
-from fixtures.tools import REPO_ROOT, ToolMissing, tool_dir
+from fixtures.core.kube import load_manifest, wait_until
+from fixtures.core.tools import REPO_ROOT, ToolMissing, tool_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -44,19 +44,20 @@ def crd_file() -> Path:
 @pytest.fixture(scope="module")
 def argocd_namespace(cluster: Cluster) -> Iterator[str]:
     """A namespace for the Application; ArgoCD's CRD installed for as long as needed."""
-    must_install = cluster.kubectl("get", "crd", CRD, check=False).returncode != 0
+    kube = cluster.kube
+    must_install = kube.established(CRD) == "absent"
     namespace = f"validate-st-argocd-{uuid.uuid4().hex[:6]}"
     try:
         if must_install:
-            cluster.kubectl("apply", "--server-side", "-f", str(crd_file()))
-            cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD}", "--timeout=30s")
-        cluster.kubectl("create", "namespace", namespace)
+            kube.apply(load_manifest(crd_file().read_text()))
+            wait_until(lambda: kube.established(CRD), f"CRD {CRD} to be Established", 30)
+        kube.ensure_namespace(namespace)
         yield namespace
     finally:
-        cluster.kubectl("delete", "namespace", namespace, "--wait=true", check=False)
-        others = cluster.kubectl("get", "applications", "-A", "-o", "name", check=False).stdout
-        if must_install and not others.strip():
-            cluster.kubectl("delete", "crd", CRD, "--wait=false", check=False)
+        kube.delete_namespace(namespace, wait=120)
+        others = kube.list("/apis/argoproj.io/v1alpha1/applications")
+        if must_install and not others:
+            kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", CRD)
 
 
 def application(namespace: str, sync: str, revision: str, health: str) -> dict[str, Any]:
@@ -84,8 +85,8 @@ def run_with_application(
     scratch: ScratchEnvironment, cluster: Cluster, namespace: str, app: dict[str, Any],
     *args: str,
 ) -> Any:  # fmt: skip
-    cluster.kubectl("delete", "application", APP, "-n", namespace, "--ignore-not-found")
-    cluster.kubectl("create", "-f", "-", input=json.dumps(app))
+    cluster.kube.delete("argoproj.io/v1alpha1", "Application", APP, namespace)
+    cluster.kube.create(app)
     env_file = scratch.env_file(
         argocd={"enabled": True, "application": APP, "namespace": namespace}
     )

@@ -8,7 +8,6 @@ what is wrong.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 import yaml
 from scratch import RELEASE, REPLICAS, ScratchEnvironment
 
-from fixtures.deploy import wait_healthy
-from fixtures.kube import wait_until
-from fixtures.tools import REPO_ROOT
+from fixtures.core.helm import wait_healthy
+from fixtures.core.kube import wait_until
+from fixtures.core.tools import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -54,10 +53,9 @@ def test_wrong_image_tag_in_git_fails_drift(scratch: ScratchEnvironment, tmp_pat
 def restarted_pod(scratch: ScratchEnvironment) -> Iterator[str]:
     """One pod of the current revision whose container crashed three times (exit 1)."""
     cluster, namespace = scratch.cluster, scratch.namespace
-    pods = json.loads(
-        cluster.kubectl("get", "pods", "-n", namespace, "-l",
-                        f"app.kubernetes.io/instance={RELEASE}", "-o", "json").stdout
-    )["items"]  # fmt: skip
+    pods = cluster.kube.list(
+        f"/api/v1/namespaces/{namespace}/pods", f"app.kubernetes.io/instance={RELEASE}"
+    )
     pod = pods[0]["metadata"]["name"]
     patch: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status/containerStatuses/0/restartCount", "value": 3},
@@ -66,11 +64,15 @@ def restarted_pod(scratch: ScratchEnvironment) -> Iterator[str]:
                                   "startedAt": "2026-01-01T00:00:00Z",
                                   "finishedAt": "2026-01-01T00:00:05Z"}}},
     ]  # fmt: skip
-    cluster.kubectl("patch", "pod", pod, "-n", namespace, "--subresource=status",
-                    "--type=json", "-p", json.dumps(patch))  # fmt: skip
+    cluster.kube.patch("v1", "Pod", pod, patch, namespace, subresource="status")
     yield pod
     # A fresh pod replaces it, with no restarts, and the environment is healthy again.
-    cluster.kubectl("delete", "pod", pod, "-n", namespace, "--wait=true")
+    cluster.kube.delete("v1", "Pod", pod, namespace)
+    wait_until(
+        lambda: None if cluster.kube.get(f"/api/v1/namespaces/{namespace}/pods/{pod}") is None
+        else "still there",
+        f"pod {namespace}/{pod} to be deleted", 60,
+    )  # fmt: skip
     wait_until(lambda: all_ready(scratch), f"{REPLICAS} ready pods in {namespace}", 60)
     wait_healthy(cluster, scratch.release, timeout=60)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scratch import ScratchEnvironment
 
-from fixtures.tools import REPO_ROOT
+from fixtures.core.tools import REPO_ROOT
 
 
 def tier(*args: str) -> subprocess.CompletedProcess[str]:

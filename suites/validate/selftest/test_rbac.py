@@ -20,8 +20,8 @@ import yaml
 from scratch import RELEASE, ScratchEnvironment
 
 from fixtures.cluster import Cluster
-from fixtures.kube import load_kubeconfig
-from fixtures.tools import REPO_ROOT
+from fixtures.core.kube import load_kubeconfig
+from fixtures.core.tools import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -70,16 +70,14 @@ def validator_kubeconfig(cluster: Cluster, token: str, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def validator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The lab as the validator identity sees it; the RBAC objects are removed afterwards."""
-    cluster.kubectl("apply", "-f", str(MANIFEST))
+    cluster.kube.apply(manifest_objects())
     try:
-        token = cluster.kubectl(
-            "create", "token", SA_NAME, "-n", SA_NAMESPACE, "--duration=15m"
-        ).stdout.strip()
+        token = cluster.kube.token(SA_NAMESPACE, SA_NAME, 15 * 60)
         path = validator_kubeconfig(cluster, token, tmp_path_factory.mktemp("rbac") / "kubeconfig")
         yield Cluster("existing", path, SA_NAME, keep=True)
     finally:
         if not cluster.keep:
-            cluster.kubectl("delete", "-f", str(MANIFEST), "--wait=false", check=False)
+            cluster.kube.delete_objects(manifest_objects())
 
 
 def test_identity_is_the_service_account(validator: Cluster) -> None:
@@ -103,10 +101,10 @@ def test_tier_passes_under_the_validator_identity(
 
 
 def pod_name(cluster: Cluster, namespace: str) -> str:
-    return cluster.kubectl(
-        "get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={RELEASE}",
-        "-o", "jsonpath={.items[0].metadata.name}",
-    ).stdout.strip()  # fmt: skip
+    pods = cluster.kube.list(
+        f"/api/v1/namespaces/{namespace}/pods", f"app.kubernetes.io/instance={RELEASE}"
+    )
+    return str(pods[0]["metadata"]["name"])
 
 
 @pytest.mark.parametrize(
@@ -137,7 +135,7 @@ def test_writes_are_forbidden(
         "read secrets": ["get", "secrets", "-n", ns],
     }[write]  # fmt: skip
 
-    # When: the validator identity tries it
+    # When: the validator identity tries it, as a person at a terminal would
     attempt = validator.kubectl(*args, check=False)
 
     # Then: the API server refuses, naming the identity
@@ -145,7 +143,7 @@ def test_writes_are_forbidden(
     assert "forbidden" in attempt.stderr.lower(), attempt.stderr
     assert USERNAME in attempt.stderr, attempt.stderr
     # and nothing changed (the admin still sees the pod it tried to change)
-    assert cluster.kubectl("get", "pod", pod, "-n", ns, check=False).returncode == 0
+    assert cluster.kube.get(f"/api/v1/namespaces/{ns}/pods/{pod}") is not None
 
 
 def test_token_is_short_lived(validator: Cluster) -> None:
