@@ -48,7 +48,8 @@ class Prometheus:
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         address = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(address, headers={"Accept": "application/json"})  # noqa: S310  # nosec B310 - http(s) checked in __init__
+        # http(s) only: checked in __init__.
+        request = urllib.request.Request(address, headers={"Accept": "application/json"})  # noqa: S310  # nosec B310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
                 body = response.read()
