@@ -57,6 +57,11 @@ class LatencyThresholds(_Model):
     max_ratio: float = Field(
         default=1.2, ge=1.0, description="fail only when canary mean / baseline mean exceeds this"
     )
+    min_increase_seconds: float = Field(
+        default=0.005,
+        ge=0,
+        description="and only when the canary's mean is also slower by more than this (seconds)",
+    )
     weight: float = Field(default=50.0, ge=0)
     critical: bool = False
 

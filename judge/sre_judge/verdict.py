@@ -90,6 +90,10 @@ class _Draft:
     baseline_value: float | None
     weight: float
     critical: bool
+    # A second condition for "worse enough" besides the effect size (latency: an absolute
+    # increase of the mean), and how a reason names it.
+    material: bool = True
+    material_text: str = ""
 
 
 def _latency(canary: RevisionWindow, baseline: RevisionWindow, t: Thresholds) -> _Draft:
@@ -99,7 +103,9 @@ def _latency(canary: RevisionWindow, baseline: RevisionWindow, t: Thresholds) ->
     if c_hist.total and b_hist.total:
         p_value = mann_whitney_greater(c_hist.array(), b_hist.array()).p_value
     ratio = c_mean / b_mean if c_mean is not None and b_mean else None
-    return _Draft(
+    increase = c_mean - b_mean if c_mean is not None and b_mean is not None else None
+    floor = t.latency.min_increase_seconds
+    draft = _Draft(
         "latency",
         "mann-whitney-u",
         c_hist.total,
@@ -113,6 +119,10 @@ def _latency(canary: RevisionWindow, baseline: RevisionWindow, t: Thresholds) ->
         t.latency.weight,
         t.latency.critical,
     )
+    if increase is not None:
+        draft.material = increase > floor
+        draft.material_text = f"mean +{increase * 1000:.1f} ms (minIncreaseSeconds {floor:g} s)"
+    return draft
 
 
 def _share_draft(
@@ -168,7 +178,7 @@ def _errors(canary: RevisionWindow, baseline: RevisionWindow, t: Thresholds) -> 
 def _decide(draft: _Draft, adjusted: float | None, t: Thresholds) -> MetricResult:
     significant = adjusted is not None and adjusted < t.alpha
     too_few = min(draft.n_canary, draft.n_baseline) < t.min_requests
-    beyond = draft.effect is not None and draft.effect > draft.max_effect
+    beyond = draft.effect is not None and draft.effect > draft.max_effect and draft.material
     effect = "n/a" if draft.effect is None else f"{draft.effect:.4g}"
     if too_few:
         verdict = "inconclusive"
@@ -182,14 +192,18 @@ def _decide(draft: _Draft, adjusted: float | None, t: Thresholds) -> MetricResul
             f"canary worse: {draft.effect_kind} {effect} > {draft.max_effect:g}, "
             f"adjusted p {adjusted:.3g} < alpha {t.alpha:g}"
         )
+        if draft.material_text:
+            reason += f", {draft.material_text}"
     else:
         verdict = "pass"
         why = []
         if not significant:
             shown = "n/a" if adjusted is None else f"{adjusted:.3g}"
             why.append(f"not significantly worse (adjusted p {shown} >= alpha {t.alpha:g})")
-        if not beyond:
+        if draft.effect is None or draft.effect <= draft.max_effect:
             why.append(f"{draft.effect_kind} {effect} within {draft.max_effect:g}")
+        elif not draft.material:
+            why.append(f"too small to matter: {draft.material_text}")
         reason = "; ".join(why)
     return MetricResult(
         name=draft.name,  # type: ignore[arg-type]  # one of the three literal names

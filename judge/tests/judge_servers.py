@@ -177,15 +177,16 @@ class SyntheticExporter:
 
 
 class PrometheusServer:
-    """Debian's prometheus with one job scraping `targets` every `interval` (honor_labels:
-    the targets' own namespace/pod/hash labels are kept), or with a given storage directory
-    (a replay of backfilled blocks)."""
+    """Debian's prometheus scraping every `interval`: `targets` that label their own series
+    (honor_labels), `labelled_targets` (static_configs entries: `{"targets": [...], "labels":
+    {...}}`), or nothing but a given storage directory (a replay of backfilled blocks)."""
 
     def __init__(
         self,
         targets: list[str] | None = None,
         interval: str = "1s",
         storage: Path | None = None,
+        labelled_targets: list[dict[str, Any]] | None = None,
     ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
@@ -203,6 +204,15 @@ class PrometheusServer:
                     "honor_labels": True,
                     "scrape_interval": interval,
                     "static_configs": [{"targets": targets}],
+                }
+            )
+        if labelled_targets:
+            # Real processes: Prometheus adds the pod's labels, as a Kubernetes scrape would.
+            config["scrape_configs"].append(
+                {
+                    "job_name": "labelled",
+                    "scrape_interval": interval,
+                    "static_configs": labelled_targets,
                 }
             )
         (self.base / "prometheus.yml").write_text(yaml.safe_dump(config))

@@ -230,3 +230,14 @@ def test_a_tail_bound_that_is_not_a_bucket_bound_is_refused() -> None:
     thresholds = Thresholds.model_validate({"latencyTail": {"seconds": 0.3}})
     with pytest.raises(NotComparable, match=r"0\.3 s is not a bucket bound"):
         judge(revision("c", latencies(rng, 500)), window, thresholds)
+
+
+def test_a_large_ratio_of_a_few_milliseconds_is_not_a_regression() -> None:
+    """7 ms -> 10 ms is 1.4x and significant on this much traffic, and below the 5 ms floor
+    (latency.minIncreaseSeconds) a user could notice: it passes."""
+    rng = np.random.default_rng(15)
+    baseline = revision("b", rng.lognormal(np.log(0.006), 0.5, 20_000))
+    canary = revision("c", rng.lognormal(np.log(0.0085), 0.5, 20_000))
+    latency = _metric(judge(canary, baseline, DEFAULTS), "latency")
+    assert latency.significant and latency.effect_size is not None and latency.effect_size > 1.3
+    assert latency.verdict == "pass" and "too small to matter" in latency.reason
