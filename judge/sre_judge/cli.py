@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--prometheus-timeout",
         type=float,
-        default=float(os.environ.get("PROMETHEUS_TIMEOUT_SECONDS", "8")),
-        help="seconds per Prometheus query (below the web metric's timeoutSeconds)",
+        default=float(os.environ.get("PROMETHEUS_TIMEOUT_SECONDS", "4")),
+        help="seconds per Prometheus query (a judgement makes two; Argo's web metric waits 10)",
     )
     serve.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     one = commands.add_parser("judge", help="one comparison, printed as JSON")
