@@ -1,6 +1,6 @@
 """The judge on RECORDED real-service data (judge/tests/data/real-service.json.gz, made by
 `bench/bench-judge --record`): four real service processes under the same load, two of
-them identical (stable1, stable2), one with FAULT_LATENCY_MS=260 (slow3), one with
+them identical (stable1, stable2), one with FAULT_LATENCY_MS=200 (slow3), one with
 FAULT_ERROR_RATE=0.006 (errs4). bench/bench-judge reports the rates; these tests hold the
 verdicts and the replay path."""
 
