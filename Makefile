@@ -42,8 +42,8 @@ lint: ## ruff (lint + format check), mypy (strict for app/ and judge/), bandit, 
 app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
 	$(PYTEST) app app/tests --cov --cov-report=term-missing --cov-fail-under=80
 
-judge-test: ## The canary judge's tests: statistics on known distributions, the service against a real Prometheus (docs/judge.md)
-	$(PYTEST) judge judge/tests
+judge-test: ## The canary judge's tests: statistics on known distributions, the service against a real Prometheus, its charts; coverage >= 80%
+	$(PYTEST) judge judge/tests --cov --cov-config=judge/coverage.ini --cov-report=term-missing
 
 static: ## pytest suites/static: the pull-request gate, no cluster
 	$(PYTEST) static suites/static

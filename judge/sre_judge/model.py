@@ -111,8 +111,9 @@ class ScoreCutoffs(_Model):
 class Thresholds(_Model):
     """How the judge decides; every field has a default (docs/judge.md)."""
 
+    # Below ~20 a side the rank test's normal approximation and any power are gone.
     min_requests: int = Field(
-        default=100, ge=1, description="fewer requests on either side in the window: inconclusive"
+        default=100, ge=20, description="fewer requests on either side in the window: inconclusive"
     )
     alpha: float = Field(
         default=0.01, gt=0, lt=0.5, description="family-wise significance level (Holm-Bonferroni)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,7 +57,7 @@ def test_command_line(lab_dir: Path) -> None:
         return subprocess.run(
             [sys.executable, "-m", "sre_judge.local", *args],
             capture_output=True, text=True, timeout=60, check=False,
-            env={"PYTHONPATH": str(JUDGE_DIR), "SRE_PLATFORM_LAB_DIR": str(lab_dir)},
+            env={**os.environ, "PYTHONPATH": str(JUDGE_DIR), "SRE_PLATFORM_LAB_DIR": str(lab_dir)},
         )  # fmt: skip
 
     assert run("status").returncode == 1

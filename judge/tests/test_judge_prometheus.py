@@ -9,6 +9,7 @@ Pods of six revisions in namespace judge-it, scraped every second (judge_servers
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -189,7 +190,7 @@ def _cli(*args: str, prometheus: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "sre_judge", "judge", "--prometheus-url", prometheus, *args],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(JUDGE_DIR), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": str(JUDGE_DIR)},
         timeout=60,
         check=False,
     )

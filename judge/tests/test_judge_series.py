@@ -7,6 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from sre_judge.live import Revisions, revisions_of
 from sre_judge.model import JudgeRequest, Thresholds, duration_seconds
 from sre_judge.prometheus import Series, string_literal
 from sre_judge.series import revisions_from_series, window_increase
@@ -105,6 +106,7 @@ def test_defaults_and_camel_case() -> None:
             "sum to 0",
         ),
         ({"alpha": 0.7}, "alpha"),
+        ({"minRequests": 5}, "greater than or equal to 20"),
         ({"minimumRequests": 5}, "minimumRequests"),
     ],
 )
@@ -121,3 +123,34 @@ def test_durations() -> None:
     assert duration_seconds("45") == 45.0
     with pytest.raises(ValueError):
         duration_seconds("2m x")
+
+
+# ---- the validate tier's revisions ------------------------------------------------------------
+
+
+def _rs(pod_hash: str, revision: str | None) -> dict[str, object]:
+    annotations = {} if revision is None else {"rollout.argoproj.io/revision": revision}
+    return {
+        "metadata": {
+            "labels": {"rollouts-pod-template-hash": pod_hash},
+            "annotations": annotations,
+        }
+    }
+
+
+def test_revisions_of_picks_the_stable_one_and_the_one_before_it() -> None:
+    rollout = {"status": {"stableRS": "c3"}}
+    replicasets = [_rs("a1", "1"), _rs("c3", "7"), _rs("b2", "5"), _rs("d4", "8"), _rs("x", None)]
+    assert revisions_of(rollout, replicasets) == Revisions(current="c3", previous="b2")
+    assert revisions_of(rollout, [_rs("c3", "1")]) == Revisions("c3", None)
+
+
+@pytest.mark.parametrize(
+    ("rollout", "message"),
+    [({"status": {}}, "never became healthy"), ({"status": {"stableRS": "zz"}}, "zz")],
+)
+def test_revisions_of_a_rollout_without_them_is_an_error(
+    rollout: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        revisions_of(rollout, [_rs("c3", "7")])
