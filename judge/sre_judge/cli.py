@@ -34,6 +34,8 @@ EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 DEFAULT_PORT = 8080
+# The default: the judge is a container's service (the lab's local judge passes 127.0.0.1).
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,8 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m sre_judge", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="run the HTTP service")
-    # All interfaces by default: the judge is a container's service (the lab passes 127.0.0.1).
-    serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104  # nosec B104
+    serve.add_argument("--host", default=os.environ.get("HOST", ALL_INTERFACES))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
     serve.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL"))
     serve.add_argument(
