@@ -3,7 +3,7 @@
 The controller evaluates a metric's `successCondition` / `failureCondition` with expr-lang
 inside `utils/evaluate.EvaluateResult`. A re-implementation could parse a condition
 differently, and the static tier's verdict on an AnalysisTemplate would then be wrong, so
-the phase comes from that very function: `rollouts-evaluate` (tools/argo-rollouts/evaluate,
+the phase comes from that very function: `rollouts-evaluate` (tools/argo-rollouts/rollouts-evaluate,
 built from the pinned Argo Rollouts module) answers one JSON request per line, and one
 process serves a whole run. Answers are cached: the same condition meets the same probe
 values across environments and rule cases.

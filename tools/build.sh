@@ -59,7 +59,7 @@ die() { # die <code> <message>
 
 wrapper_of() { # wrapper_of <tool> -> the tools/ module it is built from
   case "$1" in
-    # Argo Rollouts' own condition evaluation (tools/argo-rollouts/evaluate): same module and
+    # Argo Rollouts' own condition evaluation (tools/argo-rollouts/rollouts-evaluate): same module and
     # pin as the controller, built alone because the static tier needs only this.
     rollouts-evaluate) echo argo-rollouts ;;
     *) echo "$1" ;;
@@ -235,7 +235,7 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
   # `tool` = every tool line of the wrapper; `.` = the wrapper's own main (etcd).
   local targets=(tool)
   compgen -G "$wrapper/*.go" >/dev/null && targets+=(.)
-  [[ "$tool" == rollouts-evaluate ]] && targets=(./evaluate)
+  [[ "$tool" == rollouts-evaluate ]] && targets=(./rollouts-evaluate)
   (
     cd "$wrapper"
     GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
