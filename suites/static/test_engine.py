@@ -17,7 +17,7 @@ from policies.catalogue import load_catalogue
 from policies.errors import CatalogueError, InputError, MissingInput, UsageError
 from policies.expr import Phase, evaluate, measure
 from policies.gotemplate import TemplateError, render
-from policies.promql import parse, substitute_args
+from policies.promql import PromQLError, parse, substitute_args
 from policies.waivers import apply, load_waivers, problems
 from policies.yamlio import load_documents
 
@@ -101,6 +101,30 @@ def test_promql_names_metrics_not_functions_or_labels() -> None:
     }
     assert {"le", "pod"} <= info.label_lists
     assert 0.99 in info.numbers
+    assert info.ranges == [120.0]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("sum(rate(http_requests_total[1m])", "unclosed left parenthesis"),
+        ("rate(http_requests_total)", "expected type matrix"),
+        ('http_requests_total{status=~"5(.."}', "regex"),
+        ("a and on(pod) group_left b", "no grouping allowed"),
+    ],
+)
+def test_promql_syntax_errors_are_prometheus_own(query: str, message: str) -> None:
+    # promql-parser implements Prometheus' grammar: what Prometheus rejects is rejected here,
+    # with its reason (a tokenizer accepted all four).
+    with pytest.raises(PromQLError, match=message):
+        parse(query)
+
+
+def test_promql_placeholders_without_values_still_parse() -> None:
+    # podTemplateHashValue args have no value before a rollout runs.
+    info = parse('sum(rate(x{pod=~"{{args.name}}-{{args.hash}}-.+"}[{{args.window}}]))')
+    assert info.metrics == {"x"}
+    assert info.ranges == [60.0]
 
 
 def test_go_templates_render_like_argo_cd() -> None:
