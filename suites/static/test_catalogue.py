@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from fixtures.static_session import StaticSession
-from policies import waivers as waiver_mod
 from policies.casefiles import find_cases, orphans
 from policies.catalogue import load_catalogue
 from policies.docs import render_catalogue
-from policies.registry import all_checks
+from policies.engine import waiver_problems
+from policies.loader import all_checks
 
 CATALOGUE = load_catalogue()
 MINIMUM_RULES = 45
@@ -60,5 +60,5 @@ def test_docs_policies_md_is_current(static: StaticSession) -> None:
 
 def test_waivers_are_live_and_used(static: StaticSession) -> None:
     """Expired, overlong and unused waivers fail; unknown rule ids already failed at start."""
-    problems = waiver_mod.problems(static.waivers, static.results.findings, static.today)
+    problems = waiver_problems(static.waivers, static.results.findings, static.today)
     assert not problems, "\n".join(problems)
