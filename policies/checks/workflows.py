@@ -241,8 +241,8 @@ def _scopes(value: Any) -> dict[str, str] | str | None:
     return None if value is None else str(value)
 
 
-@check("least-privilege", "workflows")
-def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("workflows-least-privilege", "workflows")
+def workflows_least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """Scorecard Token-Permissions: read-only at the top, writes granted per job."""
     for wf in workflows.workflows:
         top = _scopes(wf.data.get("permissions"))

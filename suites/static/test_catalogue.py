@@ -3,6 +3,8 @@ only through a reviewed, expiring waiver."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from fixtures.static_session import StaticSession
@@ -44,6 +46,24 @@ def test_every_check_is_used_by_a_rule() -> None:
     used = {rule.check.name for rule in CATALOGUE.rules}
     unused = sorted(set(all_checks()) - used)
     assert not unused, f"checks no rule uses (dead code): {unused}"
+
+
+def test_checks_live_with_their_rules_and_are_named_after_them() -> None:
+    """policies/README.md: rule <group>/<name> is enforced from policies/checks/<group>.py; a
+    check that serves one rule is called <name> (<group>-<name> when two groups have a rule
+    <name>), a check several rules share keeps a name of its own."""
+    rules_using = Counter(rule.check.name for rule in CATALOGUE.rules)
+    groups_with = Counter(rule.id.split("/", 1)[1] for rule in CATALOGUE.rules)
+    wrong = []
+    for rule in CATALOGUE.rules:
+        group, name = rule.id.split("/", 1)
+        module = f"policies.checks.{group.replace('-', '_')}"
+        if rule.check.fn.__module__ != module:
+            wrong.append(f"{rule.id}: check {rule.check.name} is in {rule.check.fn.__module__}")
+        expected = name if groups_with[name] == 1 else f"{group}-{name}"
+        if rules_using[rule.check.name] == 1 and rule.check.name != expected:
+            wrong.append(f"{rule.id}: its own check is {rule.check.name!r}, not {expected!r}")
+    assert not wrong, "checks out of place or not named after their rule:\n" + "\n".join(wrong)
 
 
 def test_docs_policies_md_is_current(static: StaticSession) -> None:
