@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from fixtures.static_session import StaticSession
+from fixtures.static.docs import render_catalogue
+from fixtures.static.session import StaticSession
 from policies.casefiles import find_cases, orphans
 from policies.catalogue import load_catalogue
-from policies.docs import render_catalogue
 from policies.engine import waiver_problems
 from policies.loader import all_checks
 
@@ -69,12 +69,10 @@ def test_checks_live_with_their_rules_and_are_named_after_them() -> None:
 def test_docs_policies_md_is_current(static: StaticSession) -> None:
     path = static.config.root / "docs" / "policies.md"
     expected = render_catalogue(CATALOGUE)
-    assert path.is_file(), (
-        "docs/policies.md is missing: run `.venv/bin/python -m policies.docs > docs/policies.md`"
-    )
+    regenerate = "`.venv/bin/python -m fixtures.static.docs > docs/policies.md`"
+    assert path.is_file(), f"docs/policies.md is missing: run {regenerate}"
     assert path.read_text(encoding="utf-8") == expected, (
-        "docs/policies.md is stale: regenerate it with `.venv/bin/python -m policies.docs > "
-        "docs/policies.md`"
+        f"docs/policies.md is stale: regenerate it with {regenerate}"
     )
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.findings import Locator, github_annotations, sarif
-from fixtures.static_config import OPTIONS, build_config
+from fixtures.static.config import OPTIONS, build_config
+from fixtures.static.findings import Locator, github_annotations, sarif
 from policies.casefiles import find_cases, run_case
 from policies.catalogue import load_catalogue
 from policies.engine import apply_waivers, waiver_problems
