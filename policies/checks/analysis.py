@@ -58,8 +58,7 @@ def templates_exist(bundle: Bundle, params: Params) -> Iterator[Violation]:
                     if value is None:
                         yield rollout.violation(
                             f'{ref.label}: arg "{arg_name}" of {template.kind}/{template.name} '
-                            "gets no "
-                            "value",
+                            "gets no value",
                             path=(*ref.path, "args"),
                             fix=(
                                 f"pass {arg_name} in the analysis args or give it a default in the "
@@ -71,8 +70,7 @@ def templates_exist(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 if ref.templates and declared and passed not in declared:
                     yield rollout.violation(
                         f'{ref.label}: arg "{passed}" is declared by no referenced template, so '
-                        "the "
-                        "controller ignores it",
+                        "the controller ignores it",
                         path=(*ref.path, "args"),
                         fix="fix the arg name or declare it in the template's spec.args",
                     )
@@ -312,8 +310,7 @@ def metric_names(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 for label in sorted(set(selector.matchers) - allowed):
                     yield template.violation(
                         f'metric "{metric.name}" filters {name} on label "{label}", which it does '
-                        "not have "
-                        f"(labels: {', '.join(sorted(exported[name].labels)) or 'none'})",
+                        f"not have (labels: {', '.join(sorted(exported[name].labels)) or 'none'})",
                         path=(*metric.path, "provider", "prometheus", "query"),
                         fix="filter on a label the series carries",
                     )
