@@ -26,7 +26,7 @@ from typing import Any
 from policies.catalogue import CASES_DIR, POLICIES_DIR, Rule
 from policies.engine import Finding, evaluate
 from policies.errors import CatalogueError
-from policies.inputs import split_by_env
+from policies.inputs import rel, split_by_env
 from policies.model import Bundle, Facts, Obj
 from policies.service_metrics import service_metrics
 from policies.sources import Chart, Repo, Script, ValuesFile, parse_dockerfile
@@ -81,13 +81,6 @@ def sample_facts() -> Facts:
     return Facts(service_metrics(SAMPLE_SERVICE, POLICIES_DIR), "policies/cases/_service")
 
 
-def _shown(path: Path) -> str:
-    try:
-        return path.relative_to(POLICIES_DIR.parent).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _header(docs: list[Any], where: str) -> tuple[dict[str, Any], list[Any]]:
     if docs and isinstance(docs[0], dict) and set(docs[0]) == {"case"}:
         meta = docs[0]["case"] or {}
@@ -108,7 +101,7 @@ def _objects(docs: list[Any], shown: str, namespace: str | None) -> list[Obj]:
 
 def build(case: Case) -> Repo:
     """The case as a small repository holding just what the rule's scope looks at."""
-    shown = _shown(case.path)
+    shown = rel(case.path, POLICIES_DIR.parent)
     text = read_text(case.path, "case file")
     facts = sample_facts()
     scope = case.rule.scope
