@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from policies.lexing import scan
+
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -101,16 +103,7 @@ def _unquote(text: str) -> str:
 
 def parse(query: str) -> QueryInfo:
     """The selectors, functions and label lists of a query (args already substituted)."""
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(query):
-        match = _TOKEN.match(query, pos)
-        if match is None:
-            raise PromQLError(f"unexpected character {query[pos]!r} at {pos + 1}")
-        kind = match.lastgroup or ""
-        if kind != "ws":
-            tokens.append((kind, match.group()))
-        pos = match.end()
+    tokens = [(m.lastgroup or "", m.group()) for m in scan(_TOKEN, query, PromQLError)]
     info = QueryInfo()
     i = 0
     while i < len(tokens):
