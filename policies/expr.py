@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from policies.lexing import scan
+
 
 class ExprError(Exception):
     """A condition that does not compile or fails at run time (an Error measurement)."""
@@ -83,18 +85,12 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ExprError(f"unexpected character {text[pos]!r} at {pos + 1}")
+    for match in scan(_TOKEN, text, ExprError):
         kind = match.lastgroup or ""
         value = match.group()
         if kind == "ident" and value in WORD_OPS:
             kind = "op"
-        if kind != "ws":
-            tokens.append(Token(kind, value, pos))
-        pos = match.end()
+        tokens.append(Token(kind, value, match.start()))
     tokens.append(Token("end", "", len(text)))
     return tokens
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from fixtures.findings import github_annotations, sarif, write_sarif
-from fixtures.static_config import OPTIONS, Option, build_config
-from fixtures.static_session import StaticSession, preflight
+from fixtures.static.config import OPTIONS, Option, build_config
+from fixtures.static.findings import github_annotations, sarif, write_sarif
+from fixtures.static.session import StaticSession, preflight
 from policies.catalogue import load_catalogue
 from policies.errors import InputError
 from policies.waivers import load_waivers

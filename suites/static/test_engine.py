@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.findings import Locator, github_annotations, sarif
-from fixtures.static_config import OPTIONS, build_config
+from fixtures.static.config import OPTIONS, build_config
+from fixtures.static.findings import Locator, github_annotations, sarif
 from policies.casefiles import find_cases, run_case
 from policies.catalogue import load_catalogue
+from policies.engine import apply_waivers, waiver_problems
 from policies.errors import CatalogueError, InputError, MissingInput, UsageError
 from policies.expr import Phase, evaluate, measure
 from policies.gotemplate import TemplateError, render
 from policies.promql import PromQLError, parse, substitute_args
-from policies.waivers import apply, load_waivers, problems
+from policies.waivers import load_waivers
 from policies.yamlio import load_documents
 
 NAN = math.nan
@@ -203,14 +204,14 @@ def test_waivers_suppress_until_they_expire(tmp_path: Path) -> None:
     waivers = load_waivers(path, catalogue)
     before, after = dt.date(2026, 3, 31), dt.date(2026, 4, 1)
     findings = run_case(case)
-    apply(waivers, findings, before)
+    apply_waivers(waivers, findings, before)
     assert all(f.waiver is waivers[0] for f in findings)
-    assert problems(waivers, findings, before) == []
+    assert waiver_problems(waivers, findings, before) == []
     findings = run_case(case)
-    apply(waivers, findings, after)
+    apply_waivers(waivers, findings, after)
     assert all(f.waiver is None for f in findings), "an expired waiver must not suppress anything"
-    assert "has expired" in problems(waivers, findings, after)[0]
-    assert "matches no finding" in problems(waivers, [], before)[0]
+    assert "has expired" in waiver_problems(waivers, findings, after)[0]
+    assert "matches no finding" in waiver_problems(waivers, [], before)[0]
 
 
 def test_reports_point_at_the_values_line(tmp_path: Path) -> None:
