@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.expr import Phase, measure
+from policies.conditions import Phase, measure
 from policies.model import Bundle, Obj, PathKey
 
 ARG_PLACEHOLDER = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
@@ -212,7 +212,9 @@ class Metric:
             result = math.nan if value is None else value
         else:
             result = [] if value is None else [value]
-        return measure(self.text("successCondition"), self.text("failureCondition"), result)
+        return measure(
+            self.text("successCondition"), self.text("failureCondition"), result, scalar=self.scalar
+        )
 
     def ref_label(self) -> str:
         return f'{self.template.kind}/{self.template.name} metric "{self.name}"'

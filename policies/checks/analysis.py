@@ -1,7 +1,7 @@
 """Analysis templates and what they measure: well-formed, able to fail (an empty or NaN
 result fails), referenced correctly, querying real series, and gating at the SLOs of the
 seed and of each environment file. Conditions are evaluated, not pattern-matched
-(`policies/expr.py`); the reading is `policies/analysis.py`.
+by Argo Rollouts' own code (`policies/conditions.py`); the reading is `policies/analysis.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from policies.analysis import (
     template_args,
     templates_in_use,
 )
-from policies.expr import Phase
+from policies.conditions import Phase
 from policies.model import Bundle, Obj, Violation, get_path
 from policies.promql import PromQLError, parse
 from policies.registry import REQUIRED, Params, check

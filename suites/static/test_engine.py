@@ -1,5 +1,5 @@
-"""The engine's own parts, on small inputs: the condition evaluator (against the controller's
-semantics), PromQL names, Go templates, waivers, YAML errors and the report formats."""
+"""The engine's own parts, on small inputs: condition phases from the controller's own code
+(rollouts-evaluate), PromQL names, Go templates, waivers, YAML errors and the report formats."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from fixtures.static.config import OPTIONS, build_config
 from fixtures.static.findings import Locator, github_annotations, sarif
 from policies.casefiles import find_cases, run_case
 from policies.catalogue import load_catalogue
+from policies.conditions import Phase, encode_result, evaluator
 from policies.engine import apply_waivers, waiver_problems
 from policies.errors import CatalogueError, InputError, MissingInput, UsageError
-from policies.expr import Phase, evaluate, measure
 from policies.gotemplate import TemplateError, render
 from policies.promql import PromQLError, parse, substitute_args
 from policies.waivers import load_waivers
@@ -64,7 +64,21 @@ GUARDED = "len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.99"
 def test_conditions_are_measured_like_argo_rollouts(
     success: str | None, failure: str | None, result: object, phase: Phase
 ) -> None:
-    assert measure(success, failure, result) is phase
+    # The phases come from the controller's own EvaluateResult (rollouts-evaluate): this table
+    # is the contract the analysis rules rely on, re-checked whenever the pin moves.
+    assert evaluator().evaluate(success, failure, _as_provider_gives(result))[0] is phase
+
+
+def _as_provider_gives(result: object) -> dict[str, object]:
+    if result is None:
+        return {"value": None}
+    return encode_result(result, scalar=not isinstance(result, list))
+
+
+def test_no_data_is_reported_with_the_controllers_own_message() -> None:
+    phase, message = evaluator().evaluate("result[0] >= 0.99", None, {"vector": []})
+    assert phase is Phase.ERROR
+    assert "no data returned from the metric provider" in message  # utils/evaluate's text
 
 
 @pytest.mark.parametrize(
@@ -84,7 +98,8 @@ def test_conditions_are_measured_like_argo_rollouts(
     ],
 )
 def test_expression_language_semantics(condition: str, value: bool) -> None:
-    assert evaluate(condition, None) is value
+    phase = Phase.SUCCESSFUL if value else Phase.FAILED
+    assert evaluator().evaluate(condition, None, {"value": None})[0] is phase
 
 
 def test_promql_names_metrics_not_functions_or_labels() -> None:
