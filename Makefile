@@ -45,7 +45,14 @@ app-test: ## The service's unit and integration tests (real PostgreSQL and Redis
 judge-test: ## The canary judge's tests: statistics on known distributions, the service against a real Prometheus, its charts; coverage >= 80%
 	$(PYTEST) judge judge/tests --cov --cov-config=judge/coverage.ini --cov-report=term-missing
 
-static: ## pytest suites/static: the pull-request gate, no cluster
+# What the static tier needs and nothing more, so a fresh clone answers in minutes: the
+# locked Python environment, helm, actionlint, Argo Rollouts' condition evaluator, and the
+# CRDs it validates against (no controller, no cluster binaries).
+STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
+
+static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs)
+	scripts/setup.sh --python-only
+	tools/build.sh --manifests-only $(STATIC_TOOLS)
 	$(PYTEST) static suites/static
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"

@@ -68,7 +68,6 @@ USAGE
 }
 
 action="" env="" app="" full=false force=false wait=false until=healthy timeout="" expect_tag=""
-ns_override="" kubeconfig_override="" context_override=""
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -82,12 +81,8 @@ while [[ $# -gt 0 ]]; do
     --timeout=*) timeout=${1#*=} ;;
     --expect-tag) sp_need_value "$1" $#; expect_tag=$2; shift ;;
     --expect-tag=*) expect_tag=${1#*=} ;;
-    -n | --namespace) sp_need_value "$1" $#; ns_override=$2; shift ;;
-    --namespace=*) ns_override=${1#*=} ;;
-    --kubeconfig) sp_need_value "$1" $#; kubeconfig_override=$2; shift ;;
-    --kubeconfig=*) kubeconfig_override=${1#*=} ;;
-    --context) sp_need_value "$1" $#; context_override=$2; shift ;;
-    --context=*) context_override=${1#*=} ;;
+    -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
+      sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
     --) shift; positional+=("$@"); break ;;
     -*) sp_usage_error "unknown option '$1'" ;;
     *) positional+=("$1") ;;
@@ -120,7 +115,7 @@ fi
 [[ "$app" =~ ^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$ ]] || sp_usage_error "'$app' is not a valid Rollout name"
 
 sp_load_env "$env"
-sp_override_cluster "$ns_override" "$kubeconfig_override" "$context_override"
+sp_override_cluster
 sp_kube_args_from_env
 timeout_seconds=$(sp_duration_seconds "${timeout:-${SP_ENV_TIMEOUTS_ROLLOUT:-30m}}")
 

@@ -69,16 +69,14 @@ Examples:
 USAGE
 }
 
-env="" kubeconfig="" context="" apps=applications ha=false dashboard=false manifests_dir="" timeout=5m dry_run=false lab=false
+env="" apps=applications ha=false dashboard=false manifests_dir="" timeout=5m dry_run=false lab=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --env) sp_need_value "$1" $#; env=$2; shift ;;
     --env=*) env=${1#*=} ;;
-    --kubeconfig) sp_need_value "$1" $#; kubeconfig=$2; shift ;;
-    --kubeconfig=*) kubeconfig=${1#*=} ;;
-    --context) sp_need_value "$1" $#; context=$2; shift ;;
-    --context=*) context=${1#*=} ;;
+    --kubeconfig | --kubeconfig=* | --context | --context=*)
+      sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
     --apps) sp_need_value "$1" $#; apps=$2; shift ;;
     --apps=*) apps=${1#*=} ;;
     --ha) ha=true ;;
@@ -116,8 +114,7 @@ if [[ -n "$env" ]]; then
 else
   SP_ENV_LOADED=""
 fi
-[[ -n "$kubeconfig" ]] && SP_ENV_CLUSTER_KUBECONFIG=$kubeconfig
-[[ -n "$context" ]] && SP_ENV_CLUSTER_CONTEXT=$context
+sp_override_cluster
 sp_kube_args_from_env
 sp_require_cluster
 sp_log "cluster: $(sp_cluster_describe)"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from judge_servers import JUDGE_DIR
 
-from fixtures import schemas
+from fixtures.static import schemas
 from fixtures.tools import REPO_ROOT, tool_path, tool_version
 
 CHART = JUDGE_DIR / "chart"
@@ -151,10 +151,18 @@ def test_inconsistent_score_cut_offs_fail_the_render() -> None:
      ("inconclusive", "Failed"), ("", "Failed")],
 )  # fmt: skip
 def test_the_conditions_turn_each_result_into_the_right_phase(result: str, phase: str) -> None:
-    """Evaluated with Argo Rollouts' expression semantics (the static tier's engine): only
+    """Evaluated by Argo Rollouts' own EvaluateResult (rollouts-evaluate, the static tier's
+    evaluator) on what the web provider hands it, the string at jsonPath {$.result}: only
     pass succeeds, marginal pauses the rollout, fail and inconclusive fail the measurement."""
-    from policies.expr import measure
+    from policies.conditions import Evaluator
 
     metric = _judge_metric("production")
     assert metric is not None
-    assert str(measure(metric["successCondition"], metric["failureCondition"], result)) == phase
+    evaluator = Evaluator(tool_path("rollouts-evaluate"))
+    try:
+        got, _ = evaluator.evaluate(
+            metric["successCondition"], metric["failureCondition"], {"value": result}
+        )
+    finally:
+        evaluator.close()
+    assert str(got) == phase

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from policies.model import Bundle, Violation
-from policies.registry import check
-from policies.workloads import PodTemplate
-
-Params = Mapping[str, Any]
-DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+from policies.registry import Params, check
+from policies.workloads import PodTemplate, split_image
 
 
-def split_image(image: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image reference."""
-    digest = None
-    if "@" in image:
-        image, digest = image.split("@", 1)
-    last = image.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        image, tag = image.rsplit(":", 1)
-    return image, tag, digest
-
-
-@check("image-tag", "workloads", forbidden=["latest"], values_key="image.tag")
-def image_tag(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("explicit-tag", "workloads", forbidden=["latest"], values_key="image.tag")
+def explicit_tag(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     forbidden = {str(t) for t in params["forbidden"]}
     for container in pod.containers():
         image = str(container.data.get("image") or "")
@@ -48,11 +32,11 @@ def image_tag(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Viol
 
 
 @check(
-    "image-pull-policy",
+    "pull-policy",
     "workloads",
     immutable_tag=r"^([0-9a-f]{7,40}|v?\d+\.\d+\.\d+([-+][\w.-]+)?)$",
 )
-def image_pull_policy(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+def pull_policy(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     """IfNotPresent is safe only for references that cannot change (digest, SHA or release tag)."""
     immutable = re.compile(params["immutable_tag"])
     for container in pod.containers():

@@ -2,29 +2,32 @@
 
 actionlint and zizmor run as their own tests; these rules check what only this project
 defines: which stages exist and in which order, the gates' thresholds, where production
-deploys go through, and that the CD pipeline runs the validate tier.
+deploys go through, and that the CD pipeline runs the validate tier. Stages are found by
+`policies/workflows.py`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from policies.model import Violation
-from policies.registry import REQUIRED, check
-from policies.sources import Workflow, WorkflowSet, needs_of, steps_of
+from policies.registry import REQUIRED, Params, check
+from policies.workflows import (
+    Location,
+    Workflow,
+    WorkflowSet,
+    find_stage,
+    precedes,
+    step_matches,
+    steps_of,
+)
 
-Params = Mapping[str, Any]
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+
+
 DIGEST_PIN = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Location:
-    job: str
-    step: int
 
 
 def _file(workflows: WorkflowSet, params: Params) -> Iterator[Workflow]:
@@ -47,53 +50,8 @@ def _missing_file(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
             )
 
 
-def transitive_needs(wf: Workflow, job: str) -> set[str]:
-    out: set[str] = set()
-    pending = needs_of(wf.jobs.get(job, {}))
-    while pending:
-        name = pending.pop()
-        if name not in out:
-            out.add(name)
-            pending.extend(needs_of(wf.jobs.get(name, {})))
-    return out
-
-
-def _step_matches(workflows: WorkflowSet, step: dict[str, Any], matcher: Mapping[str, str]) -> bool:
-    uses = str(step.get("uses") or "")
-    if matcher.get("uses") and re.search(matcher["uses"], uses):
-        return True
-    if matcher.get("run") and step.get("run") is not None:
-        return re.search(matcher["run"], workflows.commands(step), re.MULTILINE) is not None
-    return False
-
-
-def job_steps(workflows: WorkflowSet, job: dict[str, Any]) -> list[dict[str, Any]]:
-    """A job's steps; a job that calls a local reusable workflow runs that workflow's steps."""
-    uses = str(job.get("uses") or "")
-    if uses.startswith("./"):
-        called = workflows.get(uses[2:].split("@")[0])
-        if called is not None:
-            return [step for inner in called.jobs.values() for step in steps_of(inner)]
-    return steps_of(job)
-
-
-def find_stage(workflows: WorkflowSet, wf: Workflow, matcher: Mapping[str, str]) -> list[Location]:
-    found = []
-    for job_id, job in wf.jobs.items():
-        for index, step in enumerate(job_steps(workflows, job)):
-            if _step_matches(workflows, step, matcher):
-                found.append(Location(job_id, index))
-    return found
-
-
-def precedes(wf: Workflow, first: Location, then: Location) -> bool:
-    if first.job == then.job:
-        return first.step < then.step
-    return first.job in transitive_needs(wf, then.job)
-
-
-@check("pipeline-stages", "workflows", file=REQUIRED, stages=REQUIRED, order=REQUIRED)
-def pipeline_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("ci-stages", "workflows", file=REQUIRED, stages=REQUIRED, order=REQUIRED)
+def ci_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """Every stage exists, and each runs only after the stages it depends on passed."""
     yield from _missing_file(workflows, params)
     for wf in _file(workflows, params):
@@ -118,8 +76,8 @@ def pipeline_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violatio
                     )
 
 
-@check("gitops-update-guard", "workflows", file=REQUIRED, update=REQUIRED, conditions=REQUIRED)
-def gitops_update_guard(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("gitops-update-main-only", "workflows", file=REQUIRED, update=REQUIRED, conditions=REQUIRED)
+def gitops_update_main_only(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """The tag written to git is what ArgoCD deploys: only from main pushes."""
     for wf in _file(workflows, params):
         for location in find_stage(workflows, wf, params["update"]):
@@ -283,8 +241,8 @@ def _scopes(value: Any) -> dict[str, str] | str | None:
     return None if value is None else str(value)
 
 
-@check("least-privilege", "workflows")
-def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("workflows-least-privilege", "workflows")
+def workflows_least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """Scorecard Token-Permissions: read-only at the top, writes granted per job."""
     for wf in workflows.workflows:
         top = _scopes(wf.data.get("permissions"))
@@ -320,8 +278,8 @@ def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violatio
 STATIC_KEYS = re.compile(r"secrets\.(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\b")
 
 
-@check("oidc-cloud-auth", "workflows", login_actions=["aws-actions/configure-aws-credentials"])
-def oidc_cloud_auth(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("oidc", "workflows", login_actions=["aws-actions/configure-aws-credentials"])
+def oidc(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     for wf in workflows.workflows:
         for job_id, job in wf.jobs.items():
             perms = _scopes(job.get("permissions"))
@@ -371,7 +329,7 @@ def protected_production(workflows: WorkflowSet, params: Params) -> Iterator[Vio
     for wf in _file(workflows, params):
         for job_id, job in wf.jobs.items():
             deploys = any(
-                _step_matches(workflows, s, {"run": params["deploy"]}) for s in steps_of(job)
+                step_matches(workflows, s, {"run": params["deploy"]}) for s in steps_of(job)
             )
             named_prod = re.search(
                 params["production"], f"{job_id} {job.get('name') or ''}", re.IGNORECASE
@@ -399,8 +357,8 @@ def protected_production(workflows: WorkflowSet, params: Params) -> Iterator[Vio
                 )
 
 
-@check("runs-command", "workflows", file=REQUIRED, command=REQUIRED, after=None, what=REQUIRED)
-def runs_command(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("cd-runs-validate", "workflows", file=REQUIRED, command=REQUIRED, after=None, what=REQUIRED)
+def cd_runs_validate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """A workflow runs a required command (e.g. the validate tier), after a given stage."""
     yield from _missing_file(workflows, params)
     for wf in _file(workflows, params):

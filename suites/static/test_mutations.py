@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.static_config import relocate
-from fixtures.static_session import StaticSession
+from fixtures.static.config import relocate
+from fixtures.static.session import StaticSession
 from policies.engine import evaluate
 from policies.model import Severity
 

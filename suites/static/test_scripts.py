@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.static_session import StaticSession
+from fixtures.static.session import StaticSession
 
 EX_USAGE, EX_DATAERR = 64, 65
 
