@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ setup: ## Install everything on a fresh machine (Debian packages, .venv, built t
 venv: ## Create or refresh the Python environment only
 	scripts/setup.sh --python-only
 
-test: lint app-test conformance validate-selftest ## Every test of the project
+test: lint app-test judge-test conformance validate-selftest ## Every test of the project
 
 # validate needs a live environment: lab-deploy provides the lab's (the e2e session leaves the
 # lab up because `make e2e` started it, not the session). real-node runs the canary scenarios
@@ -32,15 +32,18 @@ validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages 
 	scripts/lab/lab.sh up
 	$(PYTEST) validate-selftest suites/validate/selftest
 
-lint: ## ruff (lint + format check), mypy (strict for app/), bandit, hadolint
+lint: ## ruff (lint + format check), mypy (strict for app/ and judge/), bandit, hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app/sre_platform
-	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/mypy app/sre_platform judge/sre_judge
+	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform judge/sre_judge
+	$(VENV)/bin/hadolint Dockerfile judge/Dockerfile
 
 app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
 	$(PYTEST) app app/tests --cov --cov-report=term-missing --cov-fail-under=80
+
+judge-test: ## The canary judge's tests: statistics on known distributions, the service against a real Prometheus, its charts; coverage >= 80%
+	$(PYTEST) judge judge/tests --cov --cov-config=judge/coverage.ini --cov-report=term-missing
 
 # What the static tier needs and nothing more, so a fresh clone answers in minutes: the
 # locked Python environment, helm, actionlint, Argo Rollouts' condition evaluator, and the
