@@ -163,6 +163,17 @@ class Repo:
     facts: Facts = field(default_factory=Facts)
     files: frozenset[str] | None = None  # the repository's files when not on disk (rule cases)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # file contents of a rule case
+
+    def read(self, relative: str) -> str | None:
+        """A repository file's text, or None when it does not exist (or cannot be read)."""
+        relative = relative.strip("/").removeprefix("./")
+        if self.files is not None:
+            return self.texts.get(relative)
+        try:
+            return (Path(self.root) / relative).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def exists(self, relative: str) -> bool:
         """Whether a repository-relative path exists (file or directory)."""
