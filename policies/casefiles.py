@@ -194,6 +194,7 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
         files=files,
         environments=data.get("environments") or {},
         texts=texts,
+        commits=frozenset(data["commits"]) if "commits" in data else None,
     )
 
 
