@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,11 +32,23 @@ validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages 
 	scripts/lab/lab.sh up
 	$(PYTEST) validate-selftest suites/validate/selftest
 
-lint: ## ruff (lint + format check), mypy (strict for app/ and judge/), bandit, hadolint
+# The seed's lint stage (flake8, black, isort, mypy, bandit) with ruff standing in for the
+# first three: one tool, the same rules (pyproject.toml [tool.ruff]).
+lint: lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint ## ruff (flake8 + isort rules, black's format), mypy (strict for app/ and judge/), bandit, hadolint
+
+lint-flake8-isort: ## flake8 -> ruff check E/F/W (and bugbear, pyupgrade, simplify), isort -> ruff check I
 	$(VENV)/bin/ruff check .
+
+lint-black: ## black -> ruff format --check
 	$(VENV)/bin/ruff format --check .
+
+lint-mypy: ## mypy, strict for the service (app/sre_platform) and the judge (judge/sre_judge)
 	$(VENV)/bin/mypy app/sre_platform judge/sre_judge
+
+lint-bandit: ## bandit (security) on the service and the judge
 	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform judge/sre_judge
+
+lint-hadolint: ## hadolint on the Dockerfiles
 	$(VENV)/bin/hadolint Dockerfile judge/Dockerfile
 
 app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
