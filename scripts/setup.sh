@@ -9,7 +9,7 @@ Usage: scripts/setup.sh [--python-only] [--no-tools]
 
   (no option)     Debian packages (the lab's and its real node's), the Python environment
                   (.venv) and the built Go tools
-  --python-only   only create or refresh .venv (exactly the versions of uv.lock)
+  --python-only   only create or refresh .venv: the versions of uv.lock, extra packages kept
   --no-tools      everything but the Go tools
 
 Exit codes: 0 ok, 64 bad arguments, 69 a package or tool could not be installed.
@@ -92,9 +92,13 @@ ensure_uv() {
 install_python() {
   ensure_uv
   # --locked: a pyproject.toml changed without `uv lock` is an error, not a silent re-resolve.
-  # Never download a Python: the machine's python3 (>= 3.11) is the interpreter.
+  # Never download a Python: the machine's python3 (>= 3.11) is the interpreter. A full
+  # setup makes .venv exactly the lock; --python-only (what `make static` runs first) only
+  # adds and updates, so it never removes a package someone is using in this venv.
+  local exact=()
+  $python_only && exact=(--inexact)
   if ! UV_PROJECT_ENVIRONMENT="$here/.venv" UV_PYTHON_DOWNLOADS=never \
-    "$uv" sync --locked --extra dev --python python3 --quiet; then
+    "$uv" sync --locked "${exact[@]}" --extra dev --python python3 --quiet; then
     echo "setup: uv could not install the locked Python packages into .venv" \
       "(after editing pyproject.toml, run: $uv lock)" >&2
     exit 69
