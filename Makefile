@@ -15,7 +15,7 @@ export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## Install everything on a fresh machine (Debian packages, .venv, built tools); idempotent
+setup: ## Debian packages and .venv on a fresh machine (idempotent); each target builds the Go tools it needs
 	scripts/setup.sh
 
 venv: ## Create or refresh the Python environment only
@@ -30,6 +30,7 @@ conformance: static e2e lab-deploy validate real-node ## The main job: the three
 
 validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught, bad input (lab)
 	scripts/lab/lab.sh up
+	tools/build.sh argo-cd # its ArgoCD checks read the pinned CRDs
 	$(PYTEST) validate-selftest suites/validate/selftest
 
 # The seed's lint stage (flake8, black, isort, mypy, bandit) with ruff standing in for the
@@ -69,6 +70,7 @@ static: ## pytest suites/static: the pull-request gate, no cluster (installs onl
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
+	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
 	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
 
 e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traffic (root; the node is brought up and down)
@@ -85,6 +87,7 @@ real-node: e2e-real-node ## e2e-real-node, then lab-deploy + validate of ENV=lab
 	scripts/node/node.sh down
 
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
+	tools/build.sh helm
 	$(PYTEST) validate suites/validate --env $(ENV)
 
 lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOCD=1 adds ArgoCD
