@@ -29,6 +29,7 @@ sys.path[:0] = [str(ROOT)]
 
 from fixtures.render import RenderRequest, helm_template_e  # noqa: E402
 from fixtures.tools import ToolMissing, tool_dir, tool_path  # noqa: E402
+from policies import conditions  # noqa: E402
 from policies.catalogue import load_catalogue  # noqa: E402
 from policies.engine import evaluate  # noqa: E402
 from policies.inputs import objects_from_file  # noqa: E402
@@ -125,6 +126,7 @@ def generate(count: int, per_file: int, folder: Path) -> list[Path]:
 
 def engine_file(path: str) -> tuple[int, int, float, float]:
     """(objects, findings, parse seconds, rule seconds) for one file as one bundle."""
+    conditions.use(tool_path("rollouts-evaluate"))  # once per (pool) process
     catalogue = load_catalogue()
     rules = catalogue.for_scope("workloads", "manifests")
     started = time.perf_counter()

@@ -1,8 +1,8 @@
 """Argo Rollouts analysis as the controller sees it: references, merged args, measured phases.
 
-Shared by the rollout and analysis-template checks. Arg merging follows
-`utils/analysis.MergeArgs` (a Rollout's args override the template's by name; args the
-template does not declare are silently ignored by the controller, which this flags).
+Shared by the rollout and analysis checks. Arg merging follows `utils/analysis.MergeArgs`
+(a Rollout's args override the template's by name; args the template does not declare are
+silently ignored by the controller, which this flags).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.expr import Phase, measure
+from policies.conditions import Phase, measure
 from policies.model import Bundle, Obj, PathKey
 
 ARG_PLACEHOLDER = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
@@ -73,7 +73,8 @@ class AnalysisRef:
         return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []
 
 
-def strategy(rollout: Obj) -> tuple[str | None, dict[str, Any]]:
+def rollout_strategy(rollout: Obj) -> tuple[str | None, dict[str, Any]]:
+    """("canary" or "blueGreen", its spec), or (None, {}) when the Rollout declares neither."""
     spec = rollout.get("spec", "strategy") or {}
     for name in ("canary", "blueGreen"):
         if isinstance(spec.get(name), dict):
@@ -81,19 +82,19 @@ def strategy(rollout: Obj) -> tuple[str | None, dict[str, Any]]:
     return None, {}
 
 
-def steps(rollout: Obj) -> list[dict[str, Any]]:
+def canary_steps(rollout: Obj) -> list[dict[str, Any]]:
     items = rollout.get("spec", "strategy", "canary", "steps")
     return [s if isinstance(s, dict) else {} for s in items] if isinstance(items, list) else []
 
 
 def analysis_refs(rollout: Obj) -> list[AnalysisRef]:
     refs: list[AnalysisRef] = []
-    kind, strat = strategy(rollout)
+    kind, strat = rollout_strategy(rollout)
     base: tuple[PathKey, ...] = ("spec", "strategy", kind or "")
     if kind == "canary":
         if isinstance(strat.get("analysis"), dict):
             refs.append(AnalysisRef(rollout, "background", (*base, "analysis"), strat["analysis"]))
-        for index, step in enumerate(steps(rollout)):
+        for index, step in enumerate(canary_steps(rollout)):
             if isinstance(step.get("analysis"), dict):
                 path = (*base, "steps", index, "analysis")
                 refs.append(AnalysisRef(rollout, "inline", path, step["analysis"], step=index))
@@ -184,6 +185,14 @@ class Metric:
         value = self.data.get(key)
         return substitute(str(value), self.args) if value not in (None, "") else None
 
+    def integer(self, key: str) -> int | None:
+        """An integer field (`count`, `failureLimit`) after arg substitution, None if not one."""
+        text = self.text(key)
+        try:
+            return None if text is None else int(text)
+        except ValueError:
+            return None
+
     @property
     def query(self) -> str | None:
         prometheus = (self.data.get("provider") or {}).get("prometheus")
@@ -203,7 +212,9 @@ class Metric:
             result = math.nan if value is None else value
         else:
             result = [] if value is None else [value]
-        return measure(self.text("successCondition"), self.text("failureCondition"), result)
+        return measure(
+            self.text("successCondition"), self.text("failureCondition"), result, scalar=self.scalar
+        )
 
     def ref_label(self) -> str:
         return f'{self.template.kind}/{self.template.name} metric "{self.name}"'

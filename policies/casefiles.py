@@ -17,27 +17,20 @@ Dockerfiles `.Dockerfile` files.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from policies.catalogue import CASES_DIR, POLICIES_DIR, Rule
-from policies.engine import evaluate
+from policies.engine import Finding, evaluate
 from policies.errors import CatalogueError
-from policies.inputs import split_by_env
-from policies.model import Bundle, Facts, Finding, Obj
+from policies.inputs import rel, split_by_env
+from policies.model import Bundle, Facts, Obj
 from policies.service_metrics import service_metrics
-from policies.sources import (
-    Chart,
-    Repo,
-    Script,
-    ValuesFile,
-    Workflow,
-    WorkflowSet,
-    parse_dockerfile,
-    parse_makefile,
-)
+from policies.sources import Chart, Repo, Script, ValuesFile, parse_dockerfile
+from policies.workflows import Workflow, WorkflowSet, parse_makefile
 from policies.yamlio import parse_documents, read_text
 
 SAMPLE_SERVICE = CASES_DIR / "_service"
@@ -88,13 +81,6 @@ def sample_facts() -> Facts:
     return Facts(service_metrics(SAMPLE_SERVICE, POLICIES_DIR), "policies/cases/_service")
 
 
-def _shown(path: Path) -> str:
-    try:
-        return path.relative_to(POLICIES_DIR.parent).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _header(docs: list[Any], where: str) -> tuple[dict[str, Any], list[Any]]:
     if docs and isinstance(docs[0], dict) and set(docs[0]) == {"case"}:
         meta = docs[0]["case"] or {}
@@ -115,7 +101,7 @@ def _objects(docs: list[Any], shown: str, namespace: str | None) -> list[Obj]:
 
 def build(case: Case) -> Repo:
     """The case as a small repository holding just what the rule's scope looks at."""
-    shown = _shown(case.path)
+    shown = rel(case.path, POLICIES_DIR.parent)
     text = read_text(case.path, "case file")
     facts = sample_facts()
     scope = case.rule.scope
@@ -139,20 +125,10 @@ def build(case: Case) -> Repo:
         return Repo(root=".", bundles=[bundle], facts=facts)
     if scope == "workflows":
         names = meta.get("files") or [f"workflow-{i}.yaml" for i in range(len(docs))]
-        workflows = []
-        for name, doc in zip(names, docs, strict=False):
-            doc = dict(doc)
-            if True in doc and "on" not in doc:
-                doc["on"] = doc.pop(True)
-            workflows.append(Workflow(f".github/workflows/{name}", doc))
-        makefile = parse_makefile(meta.get("makefile") or "")
-        return Repo(
-            root=".",
-            workflows=WorkflowSet(
-                ".github/workflows", workflows, makefile, meta.get("coverage_fail_under")
-            ),
-            facts=facts,
+        workflows = _workflows(
+            zip(names, docs, strict=False), meta.get("makefile"), meta.get("coverage_fail_under")
         )
+        return Repo(root=".", workflows=workflows, facts=facts)
     if scope == "repo":
         return _repo_case(docs[0] if docs else {}, shown, facts, case)
     raise CatalogueError(f"{shown}: cannot build a case for scope {scope!r}")
@@ -190,15 +166,7 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
         bundles.extend(split_by_env("argocd", argocd_objects, envs, facts))
     workflows = None
     if data.get("workflows"):
-        items = []
-        for name, doc in data["workflows"].items():
-            doc = dict(doc)
-            if True in doc and "on" not in doc:
-                doc["on"] = doc.pop(True)
-            items.append(Workflow(f".github/workflows/{name}", doc))
-        workflows = WorkflowSet(
-            ".github/workflows", items, parse_makefile(data.get("makefile") or "")
-        )
+        workflows = _workflows(data["workflows"].items(), data.get("makefile"))
     scripts = [Script(name, text) for name, text in (data.get("scripts") or {}).items()]
     chart = None
     if data.get("chart"):
@@ -213,7 +181,8 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
             },
             templates=spec.get("templates") or {},
         )
-    files = frozenset(str(f) for f in data.get("files") or [])
+    texts = {str(name): str(text) for name, text in (data.get("texts") or {}).items()}
+    files = frozenset([*(str(f) for f in data.get("files") or []), *texts])
     return Repo(
         root=".",
         bundles=bundles,
@@ -224,7 +193,17 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
         facts=facts,
         files=files,
         environments=data.get("environments") or {},
+        texts=texts,
+        commits=frozenset(data["commits"]) if "commits" in data else None,
     )
+
+
+def _workflows(
+    named: Iterable[tuple[str, dict[Any, Any]]], makefile: str | None, coverage: Any = None
+) -> WorkflowSet:
+    """A case's workflows folder: (file name, workflow) pairs and the Makefile they call."""
+    items = [Workflow.parsed(f".github/workflows/{name}", doc) for name, doc in named]
+    return WorkflowSet(".github/workflows", items, parse_makefile(makefile or ""), coverage)
 
 
 def run_case(case: Case) -> list[Finding]:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from policies.errors import CatalogueError, MissingInput
+from policies.loader import all_checks
 from policies.model import Severity
-from policies.registry import SCOPES, CheckSpec, all_checks
+from policies.registry import SCOPES, CheckSpec
 from policies.yamlio import load_mapping
 
 POLICIES_DIR = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""Run the catalogue's rules over a repository's inputs and collect findings."""
+"""Run the catalogue's rules over a repository's inputs, collect findings, apply waivers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,34 @@ import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from policies import waivers as waiver_mod
 from policies.catalogue import Catalogue, Rule
-from policies.model import Finding, Severity, Violation
+from policies.model import Severity, Violation
 from policies.sources import Repo
-from policies.waivers import Waiver
+from policies.waivers import MAX_LIFETIME, Waiver
 from policies.workloads import pod_templates
+
+
+@dataclass(eq=False, slots=True)
+class Finding:
+    """A violation of one rule, with the severity it has in its environment."""
+
+    rule: Rule
+    violation: Violation
+    severity: Severity
+    target: str
+    env: str | None = None
+    waiver: Waiver | None = None
+
+    @property
+    def fix(self) -> str:
+        return self.violation.fix or self.rule.remediation
+
+    def text(self) -> str:
+        v = self.violation
+        return f"[{self.rule.id}] {v.subject}: {v.message}. Fix: {self.fix}"
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 @dataclass
@@ -102,5 +124,37 @@ def run(
     results = Results()
     for rule in rules if rules is not None else catalogue.rules:
         results.findings.extend(evaluate(rule, repo))
-    waiver_mod.apply(list(waivers), results.findings, today or dt.date.today())
+    apply_waivers(list(waivers), results.findings, today or dt.date.today())
     return results
+
+
+def apply_waivers(waivers: Iterable[Waiver], findings: Iterable[Finding], today: dt.date) -> None:
+    """Mark findings covered by a live waiver (expired waivers cover nothing)."""
+    live = [w for w in waivers if not w.expired(today)]
+    for finding in findings:
+        for waiver in live:
+            if waiver.covers(finding.rule.id, finding.env, finding.violation.subject):
+                finding.waiver = waiver
+                break
+
+
+def waiver_problems(
+    waivers: Iterable[Waiver], findings: Iterable[Finding], today: dt.date
+) -> list[str]:
+    """Expired, too long-lived and unused waivers, each as one line a reviewer can act on."""
+    findings = list(findings)
+    out: list[str] = []
+    for waiver in waivers:
+        if waiver.expired(today):
+            out.append(
+                f"{waiver.describe()} has expired: fix the finding or renew the waiver with a new "
+                "review"
+            )
+        elif waiver.expires - today > MAX_LIFETIME:
+            out.append(
+                f"{waiver.describe()} runs longer than {MAX_LIFETIME.days} days: set an earlier "
+                "expiry"
+            )
+        elif not any(f.waiver is waiver for f in findings):
+            out.append(f"{waiver.describe()} matches no finding: remove it")
+    return out

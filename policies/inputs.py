@@ -22,11 +22,9 @@ from policies.sources import (
     Repo,
     Script,
     ValuesFile,
-    Workflow,
-    WorkflowSet,
     parse_dockerfile,
-    parse_makefile,
 )
+from policies.workflows import Workflow, WorkflowSet, parse_makefile
 from policies.yamlio import load_documents, load_mapping, parse_documents, read_text
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
@@ -96,12 +94,7 @@ def load_workflows(
         raise MissingInput(f"{folder}: workflows folder does not exist")
     workflows = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        data: dict[Any, Any] = dict(
-            load_mapping(path, "workflow")
-        )  # a copy: parsed documents are shared
-        if True in data and "on" not in data:  # YAML 1.1 reads the key `on` as a boolean
-            data["on"] = data.pop(True)
-        workflows.append(Workflow(rel(path, root), data))
+        workflows.append(Workflow.parsed(rel(path, root), load_mapping(path, "workflow")))
     recipes = parse_makefile(read_text(makefile)) if makefile and makefile.is_file() else {}
     return WorkflowSet(rel(folder, root), workflows, recipes, coverage_fail_under(pyproject))
 

@@ -1,22 +1,18 @@
-"""What the engine works on (objects, bundles, files) and what it produces (findings).
+"""What the engine works on (objects, bundles) and what a check reports (violations).
 
 A check never builds the final message itself: it yields a `Violation` (which object,
-what is wrong, where) and the engine adds the rule's id, severity and remediation, so
-every finding reads the same way:
+what is wrong, where) and the engine (`policies/engine.py`) makes it a `Finding` with the
+rule's id, severity and remediation, so every finding reads the same way:
 `[pod-security/run-as-non-root] Rollout/production/sre-platform container "app":
 runAsNonRoot is not true. Fix: set securityContext.runAsNonRoot: true`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from policies.catalogue import Rule
-    from policies.waivers import Waiver
+from typing import Any
 
 PathKey = str | int
 
@@ -27,6 +23,11 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     OFF = "off"
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a mapping, else an empty one (YAML may hold anything anywhere)."""
+    return value if isinstance(value, dict) else {}
 
 
 def get_path(data: Any, path: Sequence[PathKey], default: Any = None) -> Any:
@@ -66,8 +67,7 @@ class Obj:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        meta = self.data.get("metadata")
-        return meta if isinstance(meta, dict) else {}
+        return as_dict(self.data.get("metadata"))
 
     @property
     def name(self) -> str:
@@ -79,13 +79,11 @@ class Obj:
 
     @property
     def labels(self) -> dict[str, Any]:
-        labels = self.metadata.get("labels")
-        return labels if isinstance(labels, dict) else {}
+        return as_dict(self.metadata.get("labels"))
 
     @property
     def spec(self) -> dict[str, Any]:
-        spec = self.data.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        return as_dict(self.data.get("spec"))
 
     @property
     def ref(self) -> str:
@@ -177,30 +175,3 @@ class Bundle:
             if obj.name == name:
                 return obj
         return None
-
-
-@dataclass(eq=False, slots=True)
-class Finding:
-    """A violation of one rule, with the severity it has in its environment."""
-
-    rule: Rule
-    violation: Violation
-    severity: Severity
-    target: str
-    env: str | None = None
-    waiver: Waiver | None = None
-
-    @property
-    def fix(self) -> str:
-        return self.violation.fix or self.rule.remediation
-
-    def text(self) -> str:
-        v = self.violation
-        return f"[{self.rule.id}] {v.subject}: {v.message}. Fix: {self.fix}"
-
-    def __str__(self) -> str:
-        return self.text()
-
-
-def flatten(items: Iterable[Iterable[Violation]]) -> list[Violation]:
-    return [v for group in items for v in group]

@@ -1,10 +1,10 @@
-"""Just enough PromQL to know which series a query reads.
+"""Which series, functions, labels and numbers a PromQL query uses.
 
 The analysis rules need the metric names (and label names) a query selects, to compare
-them with what the service exports. A tokenizer is enough: identifiers followed by `(`
-are functions or aggregations, identifiers in `by (...)`/`without (...)`/`on (...)` are
-label lists, identifiers inside `{...}` are label matchers, the rest are metric names.
-Argo `{{args.x}}` placeholders are substituted (or blanked) before parsing.
+them with what the service exports, and the numbers it holds (a quantile). The query is
+parsed by `promql-parser` (PyPI: Prometheus' grammar in Rust) and its AST walked, so what
+fails to parse here fails in Prometheus too. Argo `{{args.x}}` placeholders are
+substituted (or blanked) before parsing.
 """
 
 from __future__ import annotations
@@ -12,53 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-  | (?P<duration>\[[^\]]*\]|(?:\d+(?:ms|[smhdwy]))+(?![A-Za-z0-9_]))
-  | (?P<number>(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)(?![A-Za-z_]))
-  | (?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
-  | (?P<op>=~|!~|!=|==|<=|>=|[-+*/%^<>=(){},@])
-    """,
-    re.VERBOSE,
-)
-KEYWORDS = {
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "offset",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "atan2",
-    "inf",
-    "nan",
-    "start",
-    "end",
-}
-AGGREGATIONS = {
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "group",
-    "stddev",
-    "stdvar",
-    "count",
-    "count_values",
-    "bottomk",
-    "topk",
-    "quantile",
-    "limitk",
-    "limit_ratio",
-}
-LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+import promql_parser
+
 _ARG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
+_RANGE_ARG = re.compile(r"\[\s*\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}")
 
 
 class PromQLError(ValueError):
@@ -77,6 +34,7 @@ class QueryInfo:
     functions: list[str] = field(default_factory=list)
     label_lists: set[str] = field(default_factory=set)
     numbers: list[float] = field(default_factory=list)
+    ranges: list[float] = field(default_factory=list)  # range selectors, in seconds
 
     @property
     def metrics(self) -> set[str]:
@@ -95,66 +53,54 @@ def substitute_args(query: str, args: dict[str, str] | None = None) -> str:
     return _ARG.sub(repl, query)
 
 
-def _unquote(text: str) -> str:
-    return text[1:-1]
+_MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+
+
+def _op(match_op: object) -> str:
+    return _MATCH_OPS[str(match_op).rsplit(".", 1)[-1]]
 
 
 def parse(query: str) -> QueryInfo:
-    """The selectors, functions and label lists of a query (args already substituted)."""
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(query):
-        match = _TOKEN.match(query, pos)
-        if match is None:
-            raise PromQLError(f"unexpected character {query[pos]!r} at {pos + 1}")
-        kind = match.lastgroup or ""
-        if kind != "ws":
-            tokens.append((kind, match.group()))
-        pos = match.end()
+    """The selectors, functions, label lists and numbers of a query (args substituted).
+
+    The query is parsed by promql-parser (the Prometheus grammar, ported to Rust), so a
+    syntax error here is one Prometheus would report; the AST is then walked once.
+    """
+    # An arg without a value (valueFrom: the pod template hash) stays a placeholder; make it
+    # parse: a duration where a range is expected, else an identifier that is also a regex.
+    query = _RANGE_ARG.sub("[1m", query)
+    try:
+        tree = promql_parser.parse(substitute_args(query))
+    except ValueError as err:
+        raise PromQLError(str(err)) from err
     info = QueryInfo()
-    i = 0
-    while i < len(tokens):
-        kind, value = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
-        if kind == "number":
-            info.numbers.append(float(value) if not value.startswith("0x") else int(value, 16))
-        if kind == "ident" and value in LABEL_LIST_KEYWORDS and nxt[1] == "(":
-            i += 2
-            while i < len(tokens) and tokens[i][1] != ")":
-                if tokens[i][0] == "ident":
-                    info.label_lists.add(tokens[i][1])
-                i += 1
-        elif kind == "ident" and value.lower() in KEYWORDS:
-            pass
-        elif kind == "ident" and (
-            nxt[1] == "(" or (value in AGGREGATIONS and nxt[1] in {"by", "without"})
-        ):
-            info.functions.append(value)
-        elif kind == "ident":
-            selector = Selector(metric=value)
-            if nxt[1] == "{":
-                i = _matchers(tokens, i + 2, selector)
-            info.selectors.append(selector)
-        elif value == "{":
-            selector = Selector(metric=None)
-            i = _matchers(tokens, i + 1, selector)
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            selector = Selector(metric=node.name or None)
+            for matcher in node.matchers.matchers:
+                selector.matchers[matcher.name] = (_op(matcher.op), matcher.value)
             name = selector.matchers.pop("__name__", None)
-            if name and name[0] == "=":
+            if selector.metric is None and name and name[0] == "=":
                 selector.metric = name[1]
             info.selectors.append(selector)
-        i += 1
+        elif isinstance(node, promql_parser.MatrixSelector):
+            info.ranges.append(node.range.total_seconds())
+        elif isinstance(node, promql_parser.Call):
+            info.functions.append(node.func.name)
+        elif isinstance(node, promql_parser.AggregateExpr):
+            info.functions.append(str(node.op))
+            if node.modifier is not None:
+                info.label_lists.update(node.modifier.labels)
+        elif isinstance(node, promql_parser.BinaryExpr) and node.modifier is not None:
+            if node.modifier.matching is not None:
+                info.label_lists.update(node.modifier.matching.labels)
+            info.label_lists.update(node.modifier.group_labels or ())
+        elif isinstance(node, promql_parser.NumberLiteral):
+            info.numbers.append(node.val)
+
+    promql_parser.walk(tree, visit)
     return info
-
-
-def _matchers(tokens: list[tuple[str, str]], i: int, selector: Selector) -> int:
-    """Read `label op "value", ...}` starting at tokens[i]; returns the index of `}`."""
-    while i < len(tokens) and tokens[i][1] != "}":
-        if tokens[i][0] == "ident" and i + 2 < len(tokens) and tokens[i + 2][0] == "string":
-            selector.matchers[tokens[i][1]] = (tokens[i + 1][1], _unquote(tokens[i + 2][1]))
-            i += 3
-            continue
-        i += 1
-    return i
 
 
 def exposed_bases(metric: str) -> list[str]:

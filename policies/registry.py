@@ -14,6 +14,9 @@ Its scope fixes what it receives:
 
 `REQUIRED` marks a parameter every rule using the check must set; the catalogue loader
 rejects unknown or missing parameters, so a typo in a rule file is an error, not a no-op.
+
+This module imports no check: `policies/loader.py` imports the check modules (which
+registers them), and check modules import only this registry and the reading helpers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 CheckFn = Callable[..., Iterable[Violation]]
+Params = Mapping[str, Any]  # a rule's params, bound to the check's defaults
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,3 @@ def check(name: str, scope: str, **defaults: Any) -> Callable[[CheckFn], CheckFn
         return fn
 
     return register
-
-
-def all_checks() -> dict[str, CheckSpec]:
-    """Every registered check (importing the check modules registers them)."""
-    import policies.checks  # noqa: F401  (registration side effect)
-
-    return CHECKS

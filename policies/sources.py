@@ -1,4 +1,5 @@
-"""The non-Kubernetes inputs: workflows, shell scripts, Dockerfiles, the chart's files.
+"""The non-Kubernetes inputs: shell scripts, Dockerfiles, the chart's files, and the `Repo`
+that holds every input of one run (workflows: `policies/workflows.py`).
 
 Each keeps the repository-relative file name so findings can point at a line.
 """
@@ -7,140 +8,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from policies.model import Bundle, Facts, PathKey, Violation
-
-
-@dataclass(eq=False)
-class Workflow:
-    """One GitHub Actions workflow file (`on:` restored from YAML 1.1's `True`)."""
-
-    file: str
-    data: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.file).name
-
-    @property
-    def jobs(self) -> dict[str, dict[str, Any]]:
-        jobs = self.data.get("jobs")
-        if not isinstance(jobs, dict):
-            return {}
-        return {str(k): v for k, v in jobs.items() if isinstance(v, dict)}
-
-    @property
-    def triggers(self) -> dict[str, Any]:
-        on = self.data.get("on")
-        if isinstance(on, str):
-            return {on: None}
-        if isinstance(on, list):
-            return {str(t): None for t in on}
-        return on if isinstance(on, dict) else {}
-
-    def violation(
-        self,
-        message: str,
-        *,
-        job: str | None = None,
-        step: int | None = None,
-        path: tuple[PathKey, ...] = (),
-        fix: str | None = None,
-    ) -> Violation:
-        subject = f"workflow {self.name}"
-        full: tuple[PathKey, ...] = path
-        if job is not None:
-            subject += f' job "{job}"'
-            full = ("jobs", job, *path)
-            if step is not None:
-                subject += f" step {step_label(self.jobs.get(job, {}), step)}"
-                full = ("jobs", job, "steps", step, *path)
-        return Violation(subject=subject, message=message, file=self.file, path=full, fix=fix)
-
-
-def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
-    steps = job.get("steps")
-    return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
-
-
-def step_label(job: dict[str, Any], index: int) -> str:
-    steps = steps_of(job)
-    if 0 <= index < len(steps):
-        step = steps[index]
-        label = step.get("name") or step.get("id") or str(step.get("uses") or "").split("@")[0]
-        if label:
-            return f'"{label}"'
-    return f"#{index + 1}"
-
-
-def needs_of(job: dict[str, Any]) -> list[str]:
-    needs = job.get("needs")
-    if isinstance(needs, str):
-        return [needs]
-    if isinstance(needs, list):
-        return [str(n) for n in needs]
-    return []
-
-
-@dataclass(eq=False)
-class WorkflowSet:
-    """The workflows folder; `workflows` keeps file order."""
-
-    folder: str
-    workflows: list[Workflow] = field(default_factory=list)
-    makefile: dict[str, str] = field(default_factory=dict)
-    coverage_fail_under: float | None = None
-
-    def get(self, name: str) -> Workflow | None:
-        for wf in self.workflows:
-            if wf.name == name or wf.file == name:
-                return wf
-        return None
-
-    def commands(self, step: dict[str, Any]) -> str:
-        """A step's `run` text with `make <target>` expanded into the Makefile recipes it runs."""
-        text = str(step.get("run") or "")
-        seen: set[str] = set()
-        pending = [
-            t for m in _MAKE.finditer(text) for t in m.group(1).split() if not t.startswith("-")
-        ]
-        parts = [text]
-        while pending:
-            target = pending.pop(0)
-            if target in seen or target not in self.makefile:
-                continue
-            seen.add(target)
-            recipe = self.makefile[target]
-            parts.append(recipe)
-            pending.extend(t for m in _MAKE.finditer(recipe) for t in m.group(1).split())
-            pending.extend(self.makefile.get(f"{target}:deps", "").split())
-        return "\n".join(parts)
-
-
-_MAKE = re.compile(r"\bmake\s+((?:[A-Za-z0-9_.-]+=\S+\s+|[A-Za-z0-9_.-]+\s*)+)")
-
-
-def parse_makefile(text: str) -> dict[str, str]:
-    """target -> recipe text (and `target:deps` -> prerequisites) of a simple Makefile."""
-    targets: dict[str, str] = {}
-    current: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("\t") and current:
-            for name in current:
-                targets[name] = (targets.get(name, "") + "\n" + line.strip()).strip()
-            continue
-        match = re.match(r"^([A-Za-z0-9_. -]+?)\s*:(?!=)\s*([^#]*)", line)
-        if match and not line.startswith((".", "\t", "#")):
-            current = match.group(1).split()
-            for name in current:
-                targets.setdefault(name, "")
-                targets[f"{name}:deps"] = match.group(2).strip()
-        elif line.strip() and not line.startswith("\t"):
-            current = []
-    return targets
+from policies.model import Bundle, Facts, Violation
+from policies.workflows import WorkflowSet
 
 
 @dataclass(eq=False)
@@ -290,6 +165,41 @@ class Repo:
     facts: Facts = field(default_factory=Facts)
     files: frozenset[str] | None = None  # the repository's files when not on disk (rule cases)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # file contents of a rule case
+    commits: frozenset[str] | None = None  # the repository's commits in a rule case
+
+    def is_commit(self, sha: str) -> bool | None:
+        """Whether `sha` is a commit of this repository; None when git cannot tell (no git
+        history here, or a shallow clone that may simply not have fetched it)."""
+        if self.commits is not None:
+            return sha in self.commits
+        git = shutil.which("git")
+        if git is None:
+            return None
+        found = subprocess.run(  # noqa: S603 (git with a validated hex SHA)
+            [git, "-C", self.root, "cat-file", "-e", f"{sha}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+        if found.returncode == 0:
+            return True
+        shallow = subprocess.run(  # noqa: S603
+            [git, "-C", self.root, "rev-parse", "--is-shallow-repository"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return False if shallow.returncode == 0 and shallow.stdout.strip() == "false" else None
+
+    def read(self, relative: str) -> str | None:
+        """A repository file's text, or None when it does not exist (or cannot be read)."""
+        relative = relative.strip("/").removeprefix("./")
+        if self.files is not None:
+            return self.texts.get(relative)
+        try:
+            return (Path(self.root) / relative).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def exists(self, relative: str) -> bool:
         """Whether a repository-relative path exists (file or directory)."""
@@ -309,15 +219,3 @@ class Repo:
             if bundle.name == name:
                 return bundle
         return None
-
-    def violation(
-        self,
-        subject: str,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        path: tuple[PathKey, ...] = (),
-        fix: str | None = None,
-    ) -> Violation:
-        return Violation(subject=subject, message=message, file=file, line=line, path=path, fix=fix)

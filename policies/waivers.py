@@ -1,5 +1,8 @@
 """Reviewed exceptions to rules: one file, each with a reason and an expiry date.
 
+The engine applies them to its findings (`policies.engine.apply_waivers`) and reports the
+stale ones (`waiver_problems`).
+
 kube-linter and checkov accept a reason but never expire; here an expired waiver stops
 suppressing its findings and is reported as a failure itself, an unknown rule id is an
 error at load time, and a waiver that matches nothing is reported so it gets removed.
@@ -9,13 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from policies.catalogue import Catalogue
 from policies.errors import CatalogueError
-from policies.model import Finding
 from policies.yamlio import YamlLocator, load_mapping, read_text
 
 KEYS = {"rule", "subject", "environments", "reason", "expires"}
@@ -36,12 +37,13 @@ class Waiver:
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
-    def matches(self, finding: Finding) -> bool:
-        if finding.rule.id != self.rule:
+    def covers(self, rule_id: str, env: str | None, subject: str) -> bool:
+        """Whether this waiver is for the rule, the environment and (a glob of) the subject."""
+        if rule_id != self.rule:
             return False
-        if self.environments and finding.env not in self.environments:
+        if self.environments and env not in self.environments:
             return False
-        return fnmatch.fnmatchcase(finding.violation.subject, self.subject)
+        return fnmatch.fnmatchcase(subject, self.subject)
 
     def describe(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -100,33 +102,3 @@ def _date(value: object, where: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise CatalogueError(f"{where}: expires {value!r} is not a YYYY-MM-DD date") from None
-
-
-def problems(waivers: Iterable[Waiver], findings: Iterable[Finding], today: dt.date) -> list[str]:
-    """Expired, too long-lived and unused waivers, each as one line a reviewer can act on."""
-    findings = list(findings)
-    out: list[str] = []
-    for waiver in waivers:
-        if waiver.expired(today):
-            out.append(
-                f"{waiver.describe()} has expired: fix the finding or renew the waiver with a new "
-                "review"
-            )
-        elif waiver.expires - today > MAX_LIFETIME:
-            out.append(
-                f"{waiver.describe()} runs longer than {MAX_LIFETIME.days} days: set an earlier "
-                "expiry"
-            )
-        elif not any(f.waiver is waiver for f in findings):
-            out.append(f"{waiver.describe()} matches no finding: remove it")
-    return out
-
-
-def apply(waivers: Iterable[Waiver], findings: Iterable[Finding], today: dt.date) -> None:
-    """Mark findings covered by a live waiver (expired waivers cover nothing)."""
-    live = [w for w in waivers if not w.expired(today)]
-    for finding in findings:
-        for waiver in live:
-            if waiver.matches(finding):
-                finding.waiver = waiver
-                break

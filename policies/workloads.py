@@ -4,6 +4,8 @@ None of kube-score, Polaris, kube-linter or checkov looks inside a Rollout. Here
 workload rule runs on one `PodTemplate` abstraction, so a Rollout's `spec.template` and the
 Deployment a Rollout names in `spec.workloadRef` are checked exactly like a Deployment.
 A Deployment used only as a Rollout's template is reported through the Rollout.
+Also here: what several rule groups ask of a workload (its image references, its declared
+ports, the HPAs that scale it and the fewest pods it runs).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from policies.model import Bundle, Obj, PathKey, Violation
+from policies.model import Bundle, Obj, PathKey, Violation, as_dict
 
 # kind -> path of the pod template (metadata + spec) inside the object
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -41,13 +43,23 @@ class Container:
 
     @property
     def security(self) -> dict[str, Any]:
-        ctx = self.data.get("securityContext")
-        return ctx if isinstance(ctx, dict) else {}
+        return as_dict(self.data.get("securityContext"))
 
     @property
     def detail(self) -> str:
         word = "initContainer" if self.init else "container"
         return f'{word} "{self.name}"'
+
+    def declared_ports(self) -> tuple[set[int], set[str]]:
+        """The containerPort numbers and port names the container declares."""
+        numbers, names = set(), set()
+        for port in self.data.get("ports") or []:
+            if isinstance(port, dict):
+                if isinstance(port.get("containerPort"), int):
+                    numbers.add(port["containerPort"])
+                if port.get("name"):
+                    names.add(str(port["name"]))
+        return numbers, names
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +76,19 @@ class PodTemplate:
 
     @property
     def template(self) -> dict[str, Any]:
-        node = self.holder.get(*self.path) if self.path else self.holder.data
-        return node if isinstance(node, dict) else {}
+        return as_dict(self.holder.get(*self.path) if self.path else self.holder.data)
 
     @property
     def metadata(self) -> dict[str, Any]:
-        meta = self.template.get("metadata")
-        return meta if isinstance(meta, dict) else {}
+        return as_dict(self.template.get("metadata"))
 
     @property
     def labels(self) -> dict[str, Any]:
-        labels = self.metadata.get("labels")
-        return labels if isinstance(labels, dict) else {}
+        return as_dict(self.metadata.get("labels"))
 
     @property
     def spec(self) -> dict[str, Any]:
-        spec = self.template.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        return as_dict(self.template.get("spec"))
 
     @property
     def spec_path(self) -> tuple[PathKey, ...]:
@@ -88,8 +96,7 @@ class PodTemplate:
 
     @property
     def security(self) -> dict[str, Any]:
-        ctx = self.spec.get("securityContext")
-        return ctx if isinstance(ctx, dict) else {}
+        return as_dict(self.spec.get("securityContext"))
 
     @property
     def serving(self) -> bool:
@@ -227,3 +234,40 @@ def _expression_holds(expr: Any, labels: dict[str, Any]) -> bool:
 def replicas_of(obj: Obj) -> int | None:
     value = obj.get("spec", "replicas")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def scale_target(hpa: Obj) -> tuple[str, str, str]:
+    """(apiVersion, kind, name) of an HPA's scaleTargetRef."""
+    ref = as_dict(hpa.get("spec", "scaleTargetRef"))
+    return str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""), str(ref.get("name") or "")
+
+
+def hpas_for(workload: Obj, bundle: Bundle) -> list[Obj]:
+    return [
+        hpa
+        for hpa in bundle.of_kind("HorizontalPodAutoscaler")
+        if scale_target(hpa)[1:] == (workload.kind, workload.name)
+        and hpa.namespace == workload.namespace
+    ]
+
+
+def fewest_pods(workload: Obj, bundle: Bundle) -> tuple[int, str]:
+    """The fewest pods the workload runs, and what sets that number."""
+    hpas = hpas_for(workload, bundle)
+    if hpas:
+        value = hpas[0].get("spec", "minReplicas", default=1)
+        return (value if isinstance(value, int) else 1), f"{hpas[0].ref} minReplicas"
+    value = replicas_of(workload)
+    return (1 if value is None else value), "spec.replicas"
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference."""
+    digest = None
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    last = image.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        image, tag = image.rsplit(":", 1)
+    return image, tag, digest

@@ -80,7 +80,7 @@ USAGE
 # --- arguments --------------------------------------------------------------------------
 
 env="" reason="" to_tag="" repo="" push=true sync=true promote_full=false timeout="" incident_dir=incidents dry_run=false
-ns_override="" kubeconfig_override="" context_override="" release_override="" extra_values=()
+release_override="" extra_values=()
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -101,12 +101,8 @@ while [[ $# -gt 0 ]]; do
     --release=*) release_override=${1#*=} ;;
     --values) sp_need_value "$1" $#; extra_values+=("$2"); shift ;;
     --values=*) extra_values+=("${1#*=}") ;;
-    -n | --namespace) sp_need_value "$1" $#; ns_override=$2; shift ;;
-    --namespace=*) ns_override=${1#*=} ;;
-    --kubeconfig) sp_need_value "$1" $#; kubeconfig_override=$2; shift ;;
-    --kubeconfig=*) kubeconfig_override=${1#*=} ;;
-    --context) sp_need_value "$1" $#; context_override=$2; shift ;;
-    --context=*) context_override=${1#*=} ;;
+    -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
+      sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
     --) shift; positional+=("$@"); break ;;
     -*) sp_usage_error "unknown option '$1'" ;;
     *) positional+=("$1") ;;
@@ -141,7 +137,7 @@ done
 # --- the environment and the repository -------------------------------------------------
 
 sp_load_env "$env"
-sp_override_cluster "$ns_override" "$kubeconfig_override" "$context_override"
+sp_override_cluster
 if [[ -n "$release_override" ]]; then
   [[ "$release_override" =~ ^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$ ]] || sp_usage_error "'$release_override' is not a valid release name"
   SP_ENV_RELEASE=$release_override

@@ -4,31 +4,36 @@
 set -euo pipefail
 
 usage() {
-  cat <<USAGE
-Usage: scripts/setup.sh [--python-only] [--no-tools]
+  cat <<'USAGE'
+Usage: scripts/setup.sh [--python-only] [--tools]
 
-  (no option)     Debian packages (the lab's and its real node's), the Python environment
-                  (.venv) and the built Go tools
-  --python-only   only create or refresh .venv
-  --no-tools      everything but the Go tools
+  (no option)     Debian packages (the lab's and its real node's) and the Python
+                  environment (.venv, exactly uv.lock). The pinned Go tools are built by the
+                  make targets that need them, when they first run (make static: helm,
+                  actionlint, the condition evaluator; the lab: the Kubernetes components...),
+                  so the first results come minutes after a fresh clone, not after every build
+  --python-only   only create or refresh .venv: the versions of uv.lock, extra packages kept
+  --tools         also build every pinned Go tool now (what `make tools` does)
 
 Exit codes: 0 ok, 64 bad arguments, 69 a package or tool could not be installed.
 USAGE
 }
 
 python_only=false
-with_tools=true
+with_tools=false
 for arg in "$@"; do
   case "$arg" in
     -h|--help) usage; exit 0 ;;
     --python-only) python_only=true ;;
-    --no-tools) with_tools=false ;;
+    --tools) with_tools=true ;;
+    --no-tools) with_tools=false ;; # the default; kept for older invocations
     *) echo "setup: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
   esac
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
+cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 
 # Debian packages the tests and the lab start as real services, and the linters that come
 # from Debian. The list is the single source: packages.txt would be one more file to drift.
@@ -69,27 +74,40 @@ install_node_packages() {
   echo "setup: the real node's Debian packages present"
 }
 
-install_python() {
-  local venv="$here/.venv"
-  if [[ ! -x "$venv/bin/python" ]]; then
-    echo "setup: creating $venv"
-    python3 -m venv "$venv"
-  fi
-  # Re-install only when pyproject.toml changed since the last successful install.
-  local stamp="$venv/.pyproject.sha256"
-  local want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    echo "setup: .venv up to date"
-    return
-  fi
-  echo "setup: installing Python packages into .venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  if ! "$venv/bin/python" -m pip install -q -e ".[dev]"; then
-    echo "setup: pip could not install the project's Python packages" >&2
+# uv installs exactly the versions of uv.lock (dev tools included). uv itself is pinned in
+# tools/versions.env and kept in the cache, outside the clone and outside .venv (a sync
+# removes whatever the lock does not list).
+ensure_uv() {
+  local version
+  version=$(sed -n 's/^UV_VERSION=//p' "$here/tools/versions.env")
+  [[ -n "$version" ]] || { echo "setup: tools/versions.env has no UV_VERSION" >&2; exit 66; }
+  local home="$cache/uv/$version"
+  uv="$home/bin/uv"
+  [[ -x "$uv" ]] && return
+  echo "setup: installing uv $version into $home"
+  rm -rf "$home"
+  if ! python3 -m venv "$home" || ! "$home/bin/python" -m pip install -q "uv==$version"; then
+    rm -rf "$home"
+    echo "setup: could not install uv $version from PyPI" >&2
     exit 69
   fi
-  echo "$want" > "$stamp"
+}
+
+install_python() {
+  ensure_uv
+  # --locked: a pyproject.toml changed without `uv lock` is an error, not a silent re-resolve.
+  # Never download a Python: the machine's python3 (>= 3.11) is the interpreter. A full
+  # setup makes .venv exactly the lock; --python-only (what `make static` runs first) only
+  # adds and updates, so it never removes a package someone is using in this venv.
+  local exact=()
+  $python_only && exact=(--inexact)
+  if ! UV_PROJECT_ENVIRONMENT="$here/.venv" UV_PYTHON_DOWNLOADS=never \
+    "$uv" sync --locked "${exact[@]}" --extra dev --python python3 --quiet; then
+    echo "setup: uv could not install the locked Python packages into .venv" \
+      "(after editing pyproject.toml, run: $uv lock)" >&2
+    exit 69
+  fi
+  echo "setup: .venv has the versions of uv.lock"
 }
 
 if $python_only; then

@@ -18,7 +18,7 @@ cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
-all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator)
+all_tools=(helm actionlint rollouts-evaluate kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator)
 # Tools whose module also provides manifests (copy_manifests); --manifests-only takes just those.
 manifest_tools=(kwok argo-rollouts argo-cd prometheus-operator)
 manifests_only=false
@@ -57,9 +57,18 @@ die() { # die <code> <message>
   exit "$1"
 }
 
+wrapper_of() { # wrapper_of <tool> -> the tools/ module it is built from
+  case "$1" in
+    # Argo Rollouts' own condition evaluation (tools/argo-rollouts/rollouts-evaluate): same module and
+    # pin as the controller, built alone because the static tier needs only this.
+    rollouts-evaluate) echo argo-rollouts ;;
+    *) echo "$1" ;;
+  esac
+}
+
 pin() { # pin <tool> -> its version from versions.env (HELM_VERSION for helm, ...)
   local key
-  key="$(tr '[:lower:]-' '[:upper:]_' <<<"$1")_VERSION"
+  key="$(tr '[:lower:]-' '[:upper:]_' <<<"$(wrapper_of "$1")")_VERSION"
   local value
   value=$(sed -n "s/^${key}=//p" "$versions_file" | tail -n1)
   [[ -n "$value" ]] || die 66 "$versions_file has no $key pin for tool '$1'"
@@ -78,6 +87,7 @@ binaries() {
     etcd) echo etcd etcdctl ;;
     kwok) echo kwok kwokctl ;;
     argo-rollouts) echo rollouts-controller kubectl-argo-rollouts ;;
+    rollouts-evaluate) echo rollouts-evaluate ;;
     kube-state-metrics) echo kube-state-metrics ;;
     kube-score) echo kube-score ;;
     kind) echo kind ;;
@@ -95,7 +105,7 @@ upstream() {
     kubernetes) echo k8s.io/kubernetes ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     kwok) echo sigs.k8s.io/kwok ;;
-    argo-rollouts) echo github.com/argoproj/argo-rollouts ;;
+    argo-rollouts | rollouts-evaluate) echo github.com/argoproj/argo-rollouts ;;
     kube-state-metrics) echo k8s.io/kube-state-metrics/v2 ;;
     kube-score) echo github.com/zegl/kube-score ;;
     kind) echo sigs.k8s.io/kind ;;
@@ -188,6 +198,9 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
       mkdir -p "$out/crds" "$out/manifests"
       cp "$src"/manifests/crds/*-crd.yaml "$out/crds/"
       cp "$src/manifests/install.yaml" "$out/manifests/install.yaml"
+      if [[ "$tool" == argo-rollouts ]]; then
+        cp "$src/manifests/dashboard-install.yaml" "$out/manifests/dashboard-install.yaml"
+      fi
       ;;
     kwok)
       # The Stage CRD and upstream's default stages: the lab applies them as objects, so
@@ -208,7 +221,8 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
 
 build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool's log
   local tool=$1 v=$2 out=$3
-  local wrapper="$here/$tool"
+  local wrapper
+  wrapper="$here/$(wrapper_of "$tool")"
   if [[ -z "$(binaries "$tool")" ]]; then # nothing to compile: its manifests are the tool
     copy_manifests "$tool" "$v" "$out"
     return
@@ -224,6 +238,7 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
   # `tool` = every tool line of the wrapper; `.` = the wrapper's own main (etcd).
   local targets=(tool)
   compgen -G "$wrapper/*.go" >/dev/null && targets+=(.)
+  [[ "$tool" == rollouts-evaluate ]] && targets=(./rollouts-evaluate)
   (
     cd "$wrapper"
     GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
@@ -256,6 +271,8 @@ is_built() { # is_built <tool> <version>
     return
   fi
   [[ -f "$dir/.complete" ]] || return 1
+  # A manifest added to copy_manifests since the tool was built (the Rollouts dashboard).
+  [[ "$1" != argo-rollouts || -f "$dir/manifests/dashboard-install.yaml" ]] || return 1
   for b in $(binaries "$1"); do
     [[ -x "$dir/$b" ]] || return 1
   done

@@ -6,6 +6,7 @@ stops the process with one clear line instead of failing on the first request.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from psycopg.conninfo import conninfo_to_dict
 from redis.connection import parse_url
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
+Parser = Callable[[str], T]  # a raw value -> the setting, or ValueError saying what was expected
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _TRUE = {"1", "true", "yes", "on"}
@@ -99,37 +102,30 @@ def _read(
         raise ConfigError(f"{name}={shown} is invalid: {exc}") from None
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _checked(convert: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> Parser[N]:
+    """A parser that converts, then checks the value; either failing says what was expected."""
+
+    def parse(raw: str) -> N:
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"expected an integer from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer from {low} to {high}")
+            raise ValueError(expected) from None
+        if not ok(value):
+            raise ValueError(expected)
         return value
 
     return parse
 
 
-def _rate(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("expected a number from 0 to 1") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("expected a number from 0 to 1")
-    return value
+def _int_in(low: int, high: int) -> Parser[int]:
+    return _checked(int, lambda v: low <= v <= high, f"expected an integer from {low} to {high}")
 
 
-def _positive_seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("expected a number of seconds greater than 0") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError("expected a number of seconds greater than 0")
-    return value
+_rate = _checked(float, lambda v: 0.0 <= v <= 1.0, "expected a number from 0 to 1")
+# NaN and infinity are numbers to float() but no timeout.
+_positive_seconds = _checked(
+    float, lambda v: 0.0 < v < math.inf, "expected a number of seconds greater than 0"
+)
 
 
 def _bool(raw: str) -> bool:

@@ -90,19 +90,32 @@ class _Process:
             raise ServerError(f"{type(self).__name__} was never started")
         return self.proc.pid
 
-    def _spawn(self, argv: list[str], user: str | None = None) -> None:
+    def _spawn(
+        self, argv: list[str], user: str | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env=env,
                 user=user,
                 group=user,
                 extra_groups=[] if user else None,
                 # Own process group: a Ctrl-C in the terminal must not kill it before us.
                 start_new_session=True,
             )
+
+    def _await(
+        self, ready: Callable[[], bool], description: str, timeout: float, log_lines: int = 20
+    ) -> None:
+        """Wait until `ready()`; on a timeout stop the process and raise with its log's tail."""
+        try:
+            wait_until(ready, description, timeout)
+        except TimeoutError as exc:
+            self.stop()
+            raise ServerError(f"{exc}\n{_tail(self.log_path, log_lines)}") from None
 
     def stop(self, timeout: float = 30.0) -> None:
         if not self.running:
@@ -173,11 +186,7 @@ class PostgresServer(_Process):
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
             argv += ["-c", "full_page_writes=off"]
         self._spawn(argv, user=self.user)
-        try:
-            wait_until(self._accepts, f"PostgreSQL on port {self.port} to accept connections")
-        except TimeoutError as exc:
-            self.stop()
-            raise ServerError(f"{exc}\n{_tail(self.log_path)}") from None
+        self._await(self._accepts, f"PostgreSQL on port {self.port} to accept connections", 30.0)
 
     def _accepts(self) -> bool:
         if not self.running:
@@ -214,11 +223,7 @@ class RedisServer(_Process):
         argv += ["--dir", str(self.base), "--save", "", "--appendonly", "no"]
         argv += ["--daemonize", "no", "--protected-mode", "no"]
         self._spawn(argv)
-        try:
-            wait_until(self._accepts, f"Redis on port {self.port} to answer PING", timeout=15)
-        except TimeoutError as exc:
-            self.stop()
-            raise ServerError(f"{exc}\n{_tail(self.log_path)}") from None
+        self._await(self._accepts, f"Redis on port {self.port} to answer PING", 15.0)
 
     def _accepts(self) -> bool:
         if not self.running:
@@ -251,23 +256,10 @@ class ServiceProcess(_Process):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, wait: bool = True, timeout: float = 30.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sre_platform", "serve"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,
-            )
+        self._spawn([sys.executable, "-m", "sre_platform", "serve"], env=self.env)
         if wait:
-            try:
-                wait_until(
-                    self._healthy, f"sre-platform on port {self.port} to answer /healthz", timeout
-                )
-            except TimeoutError as exc:
-                self.stop()
-                raise ServerError(f"{exc}\n{_tail(self.log_path, 40)}") from None
+            description = f"sre-platform on port {self.port} to answer /healthz"
+            self._await(self._healthy, description, timeout, log_lines=40)
 
     def _healthy(self) -> bool:
         if not self.running:

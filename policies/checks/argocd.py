@@ -1,197 +1,32 @@
-"""Argo CD Applications, ApplicationSets and AppProjects (argocd-lint AR001-AR011 and more).
-
-ApplicationSets are expanded from their list generators, so the sync-policy rules judge
-the Applications the controller will really create, per environment.
+"""Argo CD Applications, ApplicationSets and AppProjects (argocd-lint AR001-AR011 and more),
+and the files around them: the value files they name, the image key CI writes, and
+argocd/rollout.yaml next to the chart it is generated from. Generated Applications are
+judged as the controller will create them (`policies/applications.py`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
-from policies.gotemplate import TemplateError, render
-from policies.model import Bundle, Obj, PathKey, Violation
-from policies.registry import REQUIRED, check
-from policies.yamlio import KubeLoader
-
-Params = Mapping[str, Any]
-ENV_LABELS = ("environment", "env", "app.kubernetes.io/environment", "sre-platform.io/environment")
-_GO_FIELD = re.compile(r"\{\{-?\s*\.?([A-Za-z_][A-Za-z0-9_.]*)\s*-?\}\}")
+from policies.analysis import rollout_strategy
+from policies.applications import app_env, applications, automated, expand
+from policies.model import Bundle, Obj, Violation, get_path
+from policies.registry import REQUIRED, Params, check
+from policies.sources import Repo
+from policies.trees import diff
+from policies.workflows import find_stage
+from policies.workloads import split_image
 
 
-@dataclass
-class AppView:
-    """An Application as Argo CD will see it (a real one, or one an ApplicationSet generates)."""
-
-    obj: Obj
-    name: str
-    spec: dict[str, Any]
-    labels: dict[str, Any]
-    base: tuple[PathKey, ...]  # where `spec` lives inside obj, for line numbers
-    element: str | None = None
-    metadata: dict[str, Any] | None = None
-
-    @property
-    def label(self) -> str:
-        if self.element is None:
-            return self.obj.ref
-        return f"{self.obj.ref} (generated Application {self.name})"
-
-    def violation(
-        self, message: str, path: tuple[PathKey, ...] = (), fix: str | None = None
-    ) -> Violation:
-        v = self.obj.violation(message, path=(*self.base, *path), fix=fix)
-        return Violation(
-            subject=self.label, message=v.message, file=v.file, doc=v.doc, path=v.path, fix=fix
-        )
-
-    def sources(self) -> list[tuple[tuple[PathKey, ...], dict[str, Any]]]:
-        if isinstance(self.spec.get("source"), dict):
-            return [(("source",), self.spec["source"])]
-        items = self.spec.get("sources")
-        if isinstance(items, list):
-            return [(("sources", i), s) for i, s in enumerate(items) if isinstance(s, dict)]
-        return []
-
-
-def _fast_substitute(node: Any, element: dict[str, Any]) -> Any:
-    """fasttemplate (goTemplate: false): `{{key}}` and `{{a.b}}` only."""
-    if isinstance(node, str):
-        return _GO_FIELD.sub(lambda m: str(_lookup(element, m.group(1), m.group(0))), node)
-    if isinstance(node, dict):
-        return {k: _fast_substitute(v, element) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_fast_substitute(v, element) for v in node]
-    return node
-
-
-def _go_substitute(node: Any, element: dict[str, Any], strict: bool) -> Any:
-    if isinstance(node, str):
-        return render(node, element, strict) if "{{" in node else node
-    if isinstance(node, dict):
-        return {k: _go_substitute(v, element, strict) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_go_substitute(v, element, strict) for v in node]
-    return node
-
-
-def _lookup(element: dict[str, Any], dotted: str, fallback: str) -> Any:
-    node: Any = element
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return fallback
-        node = node[part]
-    return node
-
-
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        merged = dict(base)
-        for key, value in patch.items():
-            merged[key] = _merge(base.get(key), value)
-        return merged
-    return patch
-
-
-def _elements(appset: Obj) -> list[dict[str, Any]]:
-    return [
-        e
-        for generator in appset.get("spec", "generators") or []
-        if isinstance(generator, dict)
-        for e in ((generator.get("list") or {}).get("elements") or [])
-        if isinstance(e, dict)
-    ]
-
-
-def expand(appset: Obj) -> tuple[list[dict[str, Any]], list[str]]:
-    """The Applications an ApplicationSet's list generators produce, and rendering errors."""
-    template = appset.get("spec", "template") or {}
-    go = appset.get("spec", "goTemplate") is True
-    strict = "missingkey=error" in (appset.get("spec", "goTemplateOptions") or [])
-    patch = appset.get("spec", "templatePatch")
-    apps, errors = [], []
-    for index, element in enumerate(_elements(appset) or [{}]):
-        try:
-            rendered = (
-                _go_substitute(template, element, strict)
-                if go
-                else _fast_substitute(template, element)
-            )
-            if isinstance(patch, str) and go:
-                text = render(patch, element, strict)
-                extra = yaml.load(text, Loader=KubeLoader)  # noqa: S506 (KubeLoader is a SafeLoader) if text.strip() else None
-                if extra is not None:
-                    rendered = _merge(rendered, extra)
-        except (TemplateError, yaml.YAMLError) as err:
-            errors.append(
-                f"element {index} ({element.get('env') or element.get('name') or index}): {err}"
-            )
-            continue
-        apps.append(rendered)
-    return apps, errors
-
-
-def applications(bundle: Bundle) -> list[AppView]:
-    cached: list[AppView] | None = bundle.cache.get("applications")
-    if cached is not None:
-        return cached
-    views: list[AppView] = []
-    for app in bundle.of_kind("Application"):
-        views.append(AppView(app, app.name, app.spec, app.labels, ("spec",)))
-    for appset in bundle.of_kind("ApplicationSet"):
-        apps, _ = expand(appset)
-        for index, rendered in enumerate(apps):
-            meta = rendered.get("metadata") or {}
-            views.append(
-                AppView(
-                    appset,
-                    str(meta.get("name") or f"{appset.name}[{index}]"),
-                    rendered.get("spec") or {},
-                    meta.get("labels") or {},
-                    ("spec", "template", "spec"),
-                    element=str(index),
-                    metadata=meta,
-                )
-            )
-    bundle.cache["applications"] = views
-    return views
-
-
-def app_env(view: AppView, envs: list[str]) -> str | None:
-    """Which environment an Application deploys: label, namespace, name, or values file."""
-    for key, value in view.labels.items():
-        if (key in ENV_LABELS or str(key).endswith("/environment")) and value in envs:
-            return str(value)
-    namespace = str((view.spec.get("destination") or {}).get("namespace") or "")
-    texts = [namespace, view.name]
-    for _, source in view.sources():
-        texts.extend(str(f) for f in (source.get("helm") or {}).get("valueFiles") or [])
-    for text in texts:
-        tokens = set(re.split(r"[^a-z0-9]+", text.lower()))
-        for env in envs:
-            if env in tokens:
-                return env
-    return None
-
-
-def _automated(spec: dict[str, Any]) -> dict[str, Any] | None:
-    auto = (spec.get("syncPolicy") or {}).get("automated")
-    if auto is None or (isinstance(auto, dict) and auto.get("enabled") is False):
-        return None
-    return auto if isinstance(auto, dict) else {}
-
-
-@check("auto-sync", "manifests", environments=REQUIRED, envs_known=REQUIRED)
-def auto_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("staging-auto-sync", "manifests", environments=REQUIRED, envs_known=REQUIRED)
+def staging_auto_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         env = app_env(view, params["envs_known"])
         if env not in params["environments"]:
             continue
-        auto = _automated(view.spec)
+        auto = automated(view.spec)
         if auto is None:
             yield view.violation(f"{env} does not sync automatically", ("syncPolicy",))
             continue
@@ -203,19 +38,19 @@ def auto_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
             )
 
 
-@check("manual-sync", "manifests", environments=REQUIRED, envs_known=REQUIRED)
-def manual_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("production-manual-sync", "manifests", environments=REQUIRED, envs_known=REQUIRED)
+def production_manual_sync(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         env = app_env(view, params["envs_known"])
-        if env in params["environments"] and _automated(view.spec) is not None:
+        if env in params["environments"] and automated(view.spec) is not None:
             yield view.violation(
                 f"{env} syncs automatically (syncPolicy.automated is set)",
                 ("syncPolicy", "automated"),
             )
 
 
-@check("app-project", "manifests")
-def app_project(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("project-not-default", "manifests")
+def project_not_default(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         project = view.spec.get("project")
         if not project or project == "default":
@@ -234,8 +69,8 @@ def app_project(bundle: Bundle, params: Params) -> Iterator[Violation]:
 FLOATING = re.compile(r"^(HEAD|\*|latest)$|[\^~*]|[<>]=?|\bx\b|\.x$", re.IGNORECASE)
 
 
-@check("target-revision", "manifests")
-def target_revision(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("pinned-revision", "manifests")
+def pinned_revision(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         for path, source in view.sources():
             revision = str(source.get("targetRevision") or "")
@@ -244,8 +79,8 @@ def target_revision(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 yield view.violation(f"targetRevision is {shown}", (*path, "targetRevision"))
 
 
-@check("app-destination", "manifests")
-def app_destination(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("destination", "manifests")
+def destination(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         destination = view.spec.get("destination") or {}
         if not destination.get("server") and not destination.get("name"):
@@ -257,8 +92,8 @@ def app_destination(bundle: Bundle, params: Params) -> Iterator[Violation]:
             )
 
 
-@check("appset-go-template", "manifests")
-def appset_go_template(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("applicationset-missingkey", "manifests")
+def applicationset_missingkey(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for appset in bundle.of_kind("ApplicationSet"):
         if appset.get("spec", "goTemplate") is not True:
             yield appset.violation("does not use goTemplate: true", path=("spec", "goTemplate"))
@@ -310,12 +145,10 @@ def project_restrictions(bundle: Bundle, params: Params) -> Iterator[Violation]:
                 )
 
 
-@check("appset-matches-applications", "manifests", compare=REQUIRED)
-def appset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("applicationset-matches-applications", "manifests", compare=REQUIRED)
+def applicationset_matches_applications(bundle: Bundle, params: Params) -> Iterator[Violation]:
     """An ApplicationSet that generates the same Applications as application.yaml must generate
     them identically, or the two ways of installing disagree about an environment."""
-    from policies.checks.repo import diff  # shared tree diff
-
     views = applications(bundle)
     real = {v.name: v for v in views if v.element is None}
     for view in views:
@@ -370,3 +203,226 @@ def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violat
                     where,
                     fix="ignore the exact fields another controller writes",
                 )
+
+
+def _image_tags(rollout: Obj) -> set[str]:
+    tags: set[str] = set()
+    for container in rollout.get("spec", "template", "spec", "containers") or []:
+        if isinstance(container, dict):
+            _, tag, digest = split_image(str(container.get("image") or ""))
+            tags.update(t for t in (tag, digest) if t)
+    return tags
+
+
+def _without_version(tree: Any, tags: set[str]) -> Any:
+    """The tree with the image version masked: rollout.yaml documents the strategy, not a tag."""
+    if isinstance(tree, dict):
+        return {k: _without_version(v, tags) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_without_version(v, tags) for v in tree]
+    if isinstance(tree, str):
+        for tag in tags:
+            tree = tree.replace(tag, "<image version>")
+    return tree
+
+
+@check("rollout-matches-chart", "repo", file=REQUIRED, renders=REQUIRED, compare=REQUIRED)
+def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
+    """argocd/rollout.yaml must not drift from what the chart renders: every object in it has
+    a counterpart in a production rendering, equal up to the image version."""
+    if repo.argocd is None:
+        return
+    mine = [
+        o
+        for o in repo.argocd.objects
+        if o.file.endswith("/" + params["file"]) or o.file == params["file"]
+    ]
+    if not mine:
+        yield Violation(
+            subject=f"argocd/{params['file']}",
+            message="does not exist",
+            fix="add it or change the rule",
+        )
+        return
+    renders = {kind: repo.rendered(name) for kind, name in params["renders"].items()}
+    fix = "regenerate argocd/rollout.yaml from the chart (or change the chart)"
+    for obj in mine:
+        if obj.kind == "Rollout":
+            kind, _ = rollout_strategy(obj)
+            render = renders.get(kind or "")
+            theirs = (
+                [o for o in render.of_kind("Rollout") if rollout_strategy(o)[0] == kind]
+                if render
+                else []
+            )
+            fields = [tuple(f.split(".")) for f in params["compare"]]
+        else:
+            candidates = [r.find(obj.kind, obj.name) for r in renders.values() if r is not None]
+            theirs = [c for c in candidates if c is not None]
+            fields = [("spec",)]
+        if not theirs:
+            names = ", ".join(sorted(b.name for b in renders.values() if b)) or "none"
+            yield obj.violation(f"has no counterpart in the chart's renderings ({names})", fix=fix)
+            continue
+        counterpart = theirs[0]
+        for field in fields:
+            here = _without_version(obj.get(*field), _image_tags(obj))
+            there = _without_version(counterpart.get(*field), _image_tags(counterpart))
+            for problem in diff(here, there, ".".join(field)):
+                yield obj.violation(
+                    f"differs from the chart's {counterpart.kind}/{counterpart.name}: {problem}",
+                    path=field,
+                    fix=fix,
+                )
+
+
+@check("value-files-exist", "repo")
+def value_files_exist(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    for view in applications(repo.argocd):
+        for path, source in view.sources():
+            chart_path = str(source.get("path") or "")
+            if not chart_path or "{{" in chart_path:
+                continue
+            if not repo.exists(chart_path):
+                yield view.violation(
+                    f"source path {chart_path!r} does not exist in the repository", (*path, "path")
+                )
+                continue
+            for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
+                value_file = str(value_file)
+                if "{{" in value_file or value_file.startswith("$"):
+                    continue
+                if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
+                    yield view.violation(
+                        f"helm valueFile {value_file!r} does not exist under {chart_path}",
+                        (*path, "helm", "valueFiles", index),
+                    )
+
+
+_YQ_PATH = re.compile(r"(?<![\w$})\]])\.((?:[A-Za-z_][\w-]*)(?:\.[A-Za-z_][\w-]*)+)\s*\|?=(?!=)")
+
+
+def _has_key(values: Any, dotted: str) -> bool:
+    missing = object()
+    return get_path(values, dotted.split("."), missing) is not missing
+
+
+@check(
+    "gitops-image-key", "repo", key="image.tag", ci_file=REQUIRED, update=REQUIRED, writers=REQUIRED
+)
+def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
+    """CI's GitOps update, the rollback script and the chart agree on one image key."""
+    key = params["key"]
+    ci = repo.workflows.get(params["ci_file"]) if repo.workflows else None
+    if ci is not None and repo.workflows and not find_stage(repo.workflows, ci, params["update"]):
+        yield ci.violation(
+            "has no GitOps update step that writes the image tag",
+            fix=f"add a step that writes .{key} of helm/values-<env>.yaml and pushes",
+        )
+    for env, data in sorted(repo.environments.items()):
+        gitops = data.get("gitops") if isinstance(data, dict) else None
+        if not isinstance(gitops, dict):
+            continue
+        where = f"environments/{env}.yaml"
+        written = gitops.get("image_tag_key")
+        if written != key:
+            yield Violation(
+                f"environment {env}",
+                f"gitops.image_tag_key is {written!r}, but the chart reads {key}",
+                file=where,
+                path=("gitops", "image_tag_key"),
+                fix=f"set gitops.image_tag_key: {key}",
+            )
+        values_file = str(gitops.get("values_file") or "")
+        if values_file and not repo.exists(values_file):
+            yield Violation(
+                f"environment {env}",
+                f"gitops.values_file {values_file} does not exist",
+                file=where,
+                path=("gitops", "values_file"),
+                fix="point it at helm/values-<env>.yaml",
+            )
+    for name in params["writers"]:
+        script = repo.script(name)
+        if script is None:
+            continue
+        for other in sorted({m.group(1) for m in _YQ_PATH.finditer(script.text)} - {key}):
+            yield script.violation(
+                f"writes .{other}, but the chart reads .{key}", fix=f"write .{key}"
+            )
+    chart = repo.chart
+    if chart is None:
+        return
+    if not _has_key(chart.values, key):
+        yield Violation(
+            f"chart {chart.path}",
+            f"values.yaml has no {key}",
+            file=f"{chart.path}/values.yaml",
+            fix=f"declare {key} in values.yaml",
+        )
+    if not any(f".Values.{key}" in text for text in chart.templates.values()):
+        yield Violation(
+            f"chart {chart.path}",
+            f"no template reads .Values.{key}",
+            file=f"{chart.path}/templates",
+            fix=f"build the image reference from .Values.{key}",
+        )
+    for env, env_values in chart.values_files.items():
+        if not _has_key(env_values.data, key):
+            yield Violation(
+                f"chart {chart.path}",
+                f"{env_values.file} ({env}) does not set {key}",
+                file=env_values.file,
+                line=1,
+                fix=f"set {key} in {env_values.file}: each environment's tag lives there",
+            )
+
+
+def _project_refs(bundle: Bundle) -> Iterator[tuple[Obj, str, tuple[str, ...]]]:
+    """(object, project, path) of every Application and ApplicationSet template."""
+    for app in bundle.of_kind("Application"):
+        yield app, str(app.get("spec", "project") or ""), ("spec", "project")
+    for appset in bundle.of_kind("ApplicationSet"):
+        path = ("spec", "template", "spec", "project")
+        yield appset, str(appset.get(*path) or ""), path
+
+
+@check("project-exists", "repo")
+def project_exists(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    created = {project.name for project in repo.argocd.of_kind("AppProject")}
+    for obj, project, path in _project_refs(repo.argocd):
+        # "default" is ArgoCD's own; a templated project is project-not-default's finding.
+        if project in ("", "default") or "{{" in project or project in created:
+            continue
+        yield obj.violation(
+            f'uses AppProject "{project}", which no file in {repo.argocd.name}/ creates',
+            path=path,
+        )
+
+
+@check("standalone-files", "repo")
+def standalone_files(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    projects = repo.argocd.of_kind("AppProject")
+    for obj, project, path in _project_refs(repo.argocd):
+        if project in ("", "default") or "{{" in project:
+            continue
+        if not any(p.name == project and p.file == obj.file for p in projects):
+            yield obj.violation(
+                f'uses AppProject "{project}", which {obj.file} does not create itself: '
+                f"`kubectl apply -f {obj.file}` alone leaves it without its project",
+                path=path,
+            )
+    first: dict[str, Obj] = {}
+    for project in projects:
+        seen = first.setdefault(project.name, project)
+        if seen is not project and seen.data != project.data:
+            changes = diff(project.data, seen.data, there=f"in {seen.file}")
+            yield project.violation(
+                f"differs from the copy in {seen.file}: {'; '.join(changes[:3])}"
+            )

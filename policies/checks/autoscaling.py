@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from policies.model import Bundle, Obj, Violation
-from policies.registry import check
-from policies.workloads import TEMPLATE_PATHS, pod_templates, replicas_of
+from policies.model import Bundle, Violation
+from policies.registry import Params, check
+from policies.workloads import TEMPLATE_PATHS, hpas_for, pod_templates, replicas_of, scale_target
 
-Params = Mapping[str, Any]
 SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "Rollout")
 
 
-def hpa_targets(hpa: Obj) -> tuple[str, str, str]:
-    ref = hpa.get("spec", "scaleTargetRef") or {}
-    return str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""), str(ref.get("name") or "")
-
-
-def hpas_for(workload: Obj, bundle: Bundle) -> list[Obj]:
-    return [
-        hpa
-        for hpa in bundle.of_kind("HorizontalPodAutoscaler")
-        if hpa_targets(hpa)[1:] == (workload.kind, workload.name)
-        and hpa.namespace == workload.namespace
-    ]
-
-
-def min_replicas(workload: Obj, bundle: Bundle) -> tuple[int, str]:
-    """The fewest pods the workload runs, and what sets that number."""
-    hpas = hpas_for(workload, bundle)
-    if hpas:
-        value = hpas[0].get("spec", "minReplicas", default=1)
-        return (value if isinstance(value, int) else 1), f"{hpas[0].ref} minReplicas"
-    value = replicas_of(workload)
-    return (1 if value is None else value), "spec.replicas"
-
-
-@check("hpa-target-exists", "manifests")
-def hpa_target_exists(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("hpa-target", "manifests")
+def hpa_target_rendered(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for hpa in bundle.of_kind("HorizontalPodAutoscaler"):
-        api_version, kind, name = hpa_targets(hpa)
+        api_version, kind, name = scale_target(hpa)
         target = bundle.find(kind, name) if kind in TEMPLATE_PATHS else None
         if target is None:
             rendered = sorted({f"{o.kind}/{o.name}" for o in bundle.of_kind(*SCALABLE)})
@@ -62,8 +36,8 @@ def hpa_target_exists(bundle: Bundle, params: Params) -> Iterator[Violation]:
             )
 
 
-@check("hpa-replicas", "manifests", min=2)
-def hpa_replicas(bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("hpa-bounds", "manifests", min=2)
+def hpa_bounds(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for hpa in bundle.of_kind("HorizontalPodAutoscaler"):
         low = hpa.get("spec", "minReplicas", default=1)
         high = hpa.get("spec", "maxReplicas")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from policies.checks.autoscaling import min_replicas
 from policies.model import Bundle, Obj, Violation
-from policies.registry import check
-from policies.workloads import PodTemplate, pod_templates, selects
-
-Params = Mapping[str, Any]
+from policies.registry import Params, check
+from policies.workloads import PodTemplate, fewest_pods, pod_templates, selects
 
 
 def serving(bundle: Bundle) -> list[PodTemplate]:
@@ -26,9 +23,9 @@ def pdbs_for(pod: PodTemplate, bundle: Bundle) -> list[Obj]:
 
 
 @check("min-replicas", "manifests", min=2)
-def min_replicas_check(bundle: Bundle, params: Params) -> Iterator[Violation]:
+def min_replicas(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for pod in serving(bundle):
-        count, source = min_replicas(pod.owner, bundle)
+        count, source = fewest_pods(pod.owner, bundle)
         if count < params["min"]:
             yield pod.owner.violation(
                 f"runs as few as {count} pod(s) ({source}), below {params['min']}",
@@ -38,7 +35,7 @@ def min_replicas_check(bundle: Bundle, params: Params) -> Iterator[Violation]:
 
 
 @check("pdb-covers-workload", "manifests")
-def pdb_covers(bundle: Bundle, params: Params) -> Iterator[Violation]:
+def pdb_covers_workload(bundle: Bundle, params: Params) -> Iterator[Violation]:
     pods = serving(bundle)
     for pod in pods:
         if not pdbs_for(pod, bundle):
@@ -85,7 +82,7 @@ def pdb_allows_eviction(bundle: Bundle, params: Params) -> Iterator[Violation]:
         for pod in serving(bundle):
             if pdb not in pdbs_for(pod, bundle):
                 continue
-            count, source = min_replicas(pod.owner, bundle)
+            count, source = fewest_pods(pod.owner, bundle)
             if min_available >= count:
                 yield pdb.violation(
                     f"minAvailable {min_available} is not below {pod.owner.ref}'s {count} pod(s) "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from policies.model import Bundle, Violation
-from policies.registry import REQUIRED, check
+from policies.registry import REQUIRED, Params, check
 from policies.workloads import Container, PodTemplate
-
-Params = Mapping[str, Any]
 
 
 def _effective(pod: PodTemplate, container: Container, field: str, pod_level: bool) -> Any:
@@ -67,8 +65,8 @@ def non_root_ids(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
                 )
 
 
-@check("capabilities", "workloads", allowed_add=["NET_BIND_SERVICE"])
-def capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("drop-capabilities", "workloads", allowed_add=["NET_BIND_SERVICE"])
+def drop_capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     allowed = set(params["allowed_add"])
     for container in pod.containers():
         caps = container.security.get("capabilities") or {}
@@ -94,8 +92,8 @@ def capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
             )
 
 
-@check("seccomp", "workloads", allowed=["RuntimeDefault", "Localhost"])
-def seccomp(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("seccomp-profile", "workloads", allowed=["RuntimeDefault", "Localhost"])
+def seccomp_profile(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     pod_type = (pod.security.get("seccompProfile") or {}).get("type")
     for container in pod.containers():
         own = (container.security.get("seccompProfile") or {}).get("type")
@@ -135,8 +133,8 @@ def volume_types(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
             )
 
 
-@check("host-ports", "workloads")
-def host_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("no-host-ports", "workloads")
+def no_host_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     for container in pod.containers():
         for index, port in enumerate(container.data.get("ports") or []):
             if isinstance(port, dict) and port.get("hostPort"):
@@ -194,8 +192,10 @@ def service_account_token(pod: PodTemplate, bundle: Bundle, params: Params) -> I
     )
 
 
-@check("service-account", "workloads")
-def service_account(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("dedicated-service-account", "workloads")
+def dedicated_service_account(
+    pod: PodTemplate, bundle: Bundle, params: Params
+) -> Iterator[Violation]:
     name = _service_account_name(pod)
     if name == "default":
         yield pod.violation(

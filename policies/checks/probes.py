@@ -1,15 +1,16 @@
-"""Liveness and readiness probes: present, different, and aimed at a real port."""
+"""Liveness and readiness probes: present, different, aimed at a real port; and a preStop
+pause so a terminating pod keeps serving until it leaves the endpoints.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from policies.model import Bundle, Violation
-from policies.registry import REQUIRED, check
+from policies.registry import REQUIRED, Params, check
 from policies.workloads import Container, PodTemplate
 
-Params = Mapping[str, Any]
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
@@ -23,8 +24,8 @@ def probe_present(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[
             yield pod.violation(f"has no {probe}", container=container, field=(probe,))
 
 
-@check("probes-distinct", "workloads")
-def probes_distinct(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("distinct", "workloads")
+def distinct(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     """Identical probes restart pods exactly when they stop taking traffic (kube-score)."""
     for container in pod.containers(init=False):
         live, ready = container.data.get("livenessProbe"), container.data.get("readinessProbe")
@@ -44,21 +45,10 @@ def _probe_port(probe: dict[str, Any]) -> Any:
     return None
 
 
-def _declared(container: Container) -> tuple[set[int], set[str]]:
-    numbers, names = set(), set()
-    for port in container.data.get("ports") or []:
-        if isinstance(port, dict):
-            if isinstance(port.get("containerPort"), int):
-                numbers.add(port["containerPort"])
-            if port.get("name"):
-                names.add(str(port["name"]))
-    return numbers, names
-
-
-@check("probe-ports", "workloads")
-def probe_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
+@check("declared-port", "workloads")
+def declared_port(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     for container in pod.containers(init=False):
-        numbers, names = _declared(container)
+        numbers, names = container.declared_ports()
         for probe_name in PROBES:
             probe = container.data.get(probe_name)
             if not isinstance(probe, dict):

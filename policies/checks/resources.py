@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from policies.model import Bundle, Violation
-from policies.registry import REQUIRED, check
+from policies.registry import REQUIRED, Params, check
 from policies.workloads import PodTemplate
-
-Params = Mapping[str, Any]
 
 
 @check("resources", "workloads", sections=REQUIRED, resources=REQUIRED)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from policies.model import Violation
-from policies.registry import check
+from policies.registry import Params, check
 from policies.sources import Script
-
-Params = Mapping[str, Any]
 
 
 def _strict_flags(line: str) -> set[str]:
@@ -68,8 +65,8 @@ def shebang(script: Script, params: Params) -> Iterator[Violation]:
         )
 
 
-@check("usage-text", "scripts")
-def usage_text(script: Script, params: Params) -> Iterator[Violation]:
+@check("usage", "scripts")
+def usage(script: Script, params: Params) -> Iterator[Violation]:
     text = script.text
     if not re.search(r"(^|[\s|(\"'])--help\b", text) or not re.search(
         r"\busage\b", text, re.IGNORECASE

@@ -2,29 +2,37 @@
 
 actionlint and zizmor run as their own tests; these rules check what only this project
 defines: which stages exist and in which order, the gates' thresholds, where production
-deploys go through, and that the CD pipeline runs the validate tier.
+deploys go through, and that the CD pipeline runs the validate tier. Stages are found by
+`policies/workflows.py`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from policies.model import Violation
-from policies.registry import REQUIRED, check
-from policies.sources import Workflow, WorkflowSet, needs_of, steps_of
+from policies.registry import REQUIRED, Params, check
+from policies.sources import Repo
+from policies.workflows import (
+    Location,
+    Workflow,
+    WorkflowSet,
+    find_stage,
+    precedes,
+    step_matches,
+    steps_of,
+)
 
-Params = Mapping[str, Any]
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+
+
 DIGEST_PIN = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Location:
-    job: str
-    step: int
 
 
 def _file(workflows: WorkflowSet, params: Params) -> Iterator[Workflow]:
@@ -47,53 +55,8 @@ def _missing_file(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
             )
 
 
-def transitive_needs(wf: Workflow, job: str) -> set[str]:
-    out: set[str] = set()
-    pending = needs_of(wf.jobs.get(job, {}))
-    while pending:
-        name = pending.pop()
-        if name not in out:
-            out.add(name)
-            pending.extend(needs_of(wf.jobs.get(name, {})))
-    return out
-
-
-def _step_matches(workflows: WorkflowSet, step: dict[str, Any], matcher: Mapping[str, str]) -> bool:
-    uses = str(step.get("uses") or "")
-    if matcher.get("uses") and re.search(matcher["uses"], uses):
-        return True
-    if matcher.get("run") and step.get("run") is not None:
-        return re.search(matcher["run"], workflows.commands(step), re.MULTILINE) is not None
-    return False
-
-
-def job_steps(workflows: WorkflowSet, job: dict[str, Any]) -> list[dict[str, Any]]:
-    """A job's steps; a job that calls a local reusable workflow runs that workflow's steps."""
-    uses = str(job.get("uses") or "")
-    if uses.startswith("./"):
-        called = workflows.get(uses[2:].split("@")[0])
-        if called is not None:
-            return [step for inner in called.jobs.values() for step in steps_of(inner)]
-    return steps_of(job)
-
-
-def find_stage(workflows: WorkflowSet, wf: Workflow, matcher: Mapping[str, str]) -> list[Location]:
-    found = []
-    for job_id, job in wf.jobs.items():
-        for index, step in enumerate(job_steps(workflows, job)):
-            if _step_matches(workflows, step, matcher):
-                found.append(Location(job_id, index))
-    return found
-
-
-def precedes(wf: Workflow, first: Location, then: Location) -> bool:
-    if first.job == then.job:
-        return first.step < then.step
-    return first.job in transitive_needs(wf, then.job)
-
-
-@check("pipeline-stages", "workflows", file=REQUIRED, stages=REQUIRED, order=REQUIRED)
-def pipeline_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("ci-stages", "workflows", file=REQUIRED, stages=REQUIRED, order=REQUIRED)
+def ci_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """Every stage exists, and each runs only after the stages it depends on passed."""
     yield from _missing_file(workflows, params)
     for wf in _file(workflows, params):
@@ -118,8 +81,8 @@ def pipeline_stages(workflows: WorkflowSet, params: Params) -> Iterator[Violatio
                     )
 
 
-@check("gitops-update-guard", "workflows", file=REQUIRED, update=REQUIRED, conditions=REQUIRED)
-def gitops_update_guard(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("gitops-update-main-only", "workflows", file=REQUIRED, update=REQUIRED, conditions=REQUIRED)
+def gitops_update_main_only(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """The tag written to git is what ArgoCD deploys: only from main pushes."""
     for wf in _file(workflows, params):
         for location in find_stage(workflows, wf, params["update"]):
@@ -170,71 +133,121 @@ def coverage_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
                 )
 
 
-def _trivy_steps(workflows: WorkflowSet, wf: Workflow) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """(job, step, {severity, exit-code, format}) of every Trivy scan in the workflow."""
+@dataclass(frozen=True)
+class TrivyScan:
+    """One Trivy scan step, as far as the gate rules care."""
+
+    job: str
+    step: int
+    severity: str | None
+    exit_code: str | None
+    ignore_unfixed: bool
+    scan_type: str  # image, fs, repo, rootfs, config
+    image: str  # what an image scan reads: image-ref, or the --input archive
+    ignorefile: str | None
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def _flag(run: str, name: str) -> str | None:
+    match = re.search(rf"--{name}[= ](\S+)", run)
+    return match.group(1).strip("'\"") if match else None
+
+
+def trivy_scans(workflows: WorkflowSet, wf: Workflow) -> Iterator[TrivyScan]:
+    """Every Trivy scan of the workflow: aquasecurity/trivy-action steps and `trivy` commands."""
     for job_id, job in wf.jobs.items():
         for index, step in enumerate(steps_of(job)):
             uses = str(step.get("uses") or "")
             run = workflows.commands(step) if step.get("run") else ""
+            env = step.get("env") or {}
             if "aquasecurity/trivy-action" in uses:
                 inputs = step.get("with") or {}
-                yield (
+                yield TrivyScan(
                     job_id,
                     index,
-                    {
-                        "severity": inputs.get("severity"),
-                        "exit-code": inputs.get("exit-code"),
-                        "format": inputs.get("format"),
-                    },
+                    inputs.get("severity"),
+                    None if inputs.get("exit-code") is None else str(inputs["exit-code"]),
+                    _truthy(inputs.get("ignore-unfixed")),
+                    str(inputs.get("scan-type") or "image"),
+                    str(inputs.get("image-ref") or inputs.get("input") or ""),
+                    env.get("TRIVY_IGNOREFILE") or inputs.get("trivyignores"),
                 )
-            elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
-                sev = re.search(r"--severity[= ]([A-Z,]+)", run)
-                code = re.search(r"--exit-code[= ](\d+)", run)
-                fmt = re.search(r"--format[= ](\w+)", run)
-                yield (
+            elif match := re.search(r"\btrivy\s+(image|fs|rootfs|repo|config)\b(.*)", run):
+                args = match.group(2)
+                target = [w for w in args.split() if not w.startswith("-")]
+                yield TrivyScan(
                     job_id,
                     index,
-                    {
-                        "severity": sev.group(1) if sev else None,
-                        "exit-code": code.group(1) if code else None,
-                        "format": fmt.group(1) if fmt else None,
-                    },
+                    _flag(args, "severity"),
+                    _flag(args, "exit-code"),
+                    "--ignore-unfixed" in args,
+                    match.group(1),
+                    _flag(args, "input") or (target[-1] if target else ""),
+                    _flag(args, "ignorefile") or env.get("TRIVY_IGNOREFILE"),
                 )
 
 
-@check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"])
+@check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"], image=None)
 def trivy_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
-    """A Trivy step gates the build: exit-code 1 on CRITICAL,HIGH. trivy-action only reports
-    unless exit-code is set, and its severity defaults to every level. Report-only scans
-    (e.g. a SARIF upload with exit-code 0) are fine next to a gate."""
+    """A Trivy step gates the job: exit-code 1 on the rule's severities, fixed or not, on the
+    image the workflow builds or deploys. trivy-action only reports unless exit-code is set,
+    its severity defaults to every level, and ignore-unfixed lets every CVE without a fix
+    through whatever its severity. Report-only scans (exit-code 0) are fine next to a gate."""
     want = set(params["severities"])
+    shown = ",".join(params["severities"])
     for wf in _file(workflows, params):
-        scans = list(_trivy_steps(workflows, wf))
+        scans = list(trivy_scans(workflows, wf))
         if not scans:
             yield wf.violation(
-                "runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action"
+                "runs no Trivy scan", fix="scan the image with aquasecurity/trivy-action"
             )
             continue
-        gates = [(job, step, s) for job, step, s in scans if str(s["exit-code"]) == "1"]
+        gates = [scan for scan in scans if str(scan.exit_code) == "1"]
         if not gates:
-            for job, step, s in scans:
+            for scan in scans:
                 yield wf.violation(
-                    f"Trivy exit-code is {s['exit-code'] or 'not set'}, so findings never fail "
+                    f"Trivy exit-code is {scan.exit_code or 'not set'}, so findings never fail "
                     "the build",
-                    job=job,
-                    step=step,
-                    fix="set exit-code: '1' on the scan that gates the build",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="set exit-code: '1' on the scan that gates the job",
                 )
-        for job, step, s in gates:
-            severity = s["severity"]
-            levels = {x.strip().upper() for x in str(severity or "").split(",") if x.strip()}
-            if not severity or not want <= levels:
+        for scan in gates:
+            levels = {x.strip().upper() for x in str(scan.severity or "").split(",") if x.strip()}
+            if not scan.severity or not want <= levels:
                 yield wf.violation(
-                    f"the Trivy gate's severity is {severity or 'not set (all levels)'}, not "
-                    f"{','.join(params['severities'])}",
-                    job=job,
-                    step=step,
-                    fix=f"set severity: {','.join(params['severities'])}",
+                    f"the Trivy gate's severity is {scan.severity or 'not set (all levels)'}, "
+                    f"not {shown}",
+                    job=scan.job,
+                    step=scan.step,
+                    fix=f"set severity: {shown}",
+                )
+            if scan.ignore_unfixed:
+                yield wf.violation(
+                    f"the Trivy gate ignores unfixed vulnerabilities, so a {shown} finding "
+                    "without a fix passes silently",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="remove ignore-unfixed; accept a finding only through a reviewed, "
+                    "expiring entry in .trivyignore.yaml",
+                )
+            if scan.scan_type != "image" or not scan.image:
+                yield wf.violation(
+                    f"the Trivy gate scans {scan.scan_type} {scan.image!r}, not an image",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="scan the image (image-ref, or input: the archive the build wrote)",
+                )
+            elif params["image"] and not re.search(params["image"], scan.image):
+                yield wf.violation(
+                    f"the Trivy gate scans {scan.image!r}, not the image this workflow "
+                    f"builds or deploys (/{params['image']}/)",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="scan the image the job built (or the tag it deploys)",
                 )
 
 
@@ -283,8 +296,8 @@ def _scopes(value: Any) -> dict[str, str] | str | None:
     return None if value is None else str(value)
 
 
-@check("least-privilege", "workflows")
-def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("workflows-least-privilege", "workflows")
+def workflows_least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """Scorecard Token-Permissions: read-only at the top, writes granted per job."""
     for wf in workflows.workflows:
         top = _scopes(wf.data.get("permissions"))
@@ -320,8 +333,8 @@ def least_privilege(workflows: WorkflowSet, params: Params) -> Iterator[Violatio
 STATIC_KEYS = re.compile(r"secrets\.(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\b")
 
 
-@check("oidc-cloud-auth", "workflows", login_actions=["aws-actions/configure-aws-credentials"])
-def oidc_cloud_auth(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("oidc", "workflows", login_actions=["aws-actions/configure-aws-credentials"])
+def oidc(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     for wf in workflows.workflows:
         for job_id, job in wf.jobs.items():
             perms = _scopes(job.get("permissions"))
@@ -371,7 +384,7 @@ def protected_production(workflows: WorkflowSet, params: Params) -> Iterator[Vio
     for wf in _file(workflows, params):
         for job_id, job in wf.jobs.items():
             deploys = any(
-                _step_matches(workflows, s, {"run": params["deploy"]}) for s in steps_of(job)
+                step_matches(workflows, s, {"run": params["deploy"]}) for s in steps_of(job)
             )
             named_prod = re.search(
                 params["production"], f"{job_id} {job.get('name') or ''}", re.IGNORECASE
@@ -399,8 +412,8 @@ def protected_production(workflows: WorkflowSet, params: Params) -> Iterator[Vio
                 )
 
 
-@check("runs-command", "workflows", file=REQUIRED, command=REQUIRED, after=None, what=REQUIRED)
-def runs_command(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
+@check("cd-runs-validate", "workflows", file=REQUIRED, command=REQUIRED, after=None, what=REQUIRED)
+def cd_runs_validate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
     """A workflow runs a required command (e.g. the validate tier), after a given stage."""
     yield from _missing_file(workflows, params)
     for wf in _file(workflows, params):
@@ -463,3 +476,64 @@ def concurrency(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
                 path=("concurrency", "cancel-in-progress"),
                 fix="set cancel-in-progress: false so deployments queue instead",
             )
+
+
+_IGNORE_SECTIONS = ("vulnerabilities", "misconfigurations", "secrets", "licenses")
+
+
+def _ignore_files(repo: Repo) -> Iterator[tuple[str, str]]:
+    """(ignore file, who reads it) for every file Trivy is told to read, and its default."""
+    seen: set[str] = set()
+    if repo.workflows is not None:
+        for wf in repo.workflows.workflows:
+            for scan in trivy_scans(repo.workflows, wf):
+                if scan.ignorefile and scan.ignorefile not in seen:
+                    seen.add(scan.ignorefile)
+                    yield scan.ignorefile, f"{wf.file} job {scan.job}"
+    for default in (".trivyignore", ".trivyignore.yaml"):
+        if default not in seen and repo.exists(default):
+            yield default, "Trivy by default"
+
+
+@check("trivy-ignores-reviewed", "repo")
+def trivy_ignores_reviewed(repo: Repo, params: Params) -> Iterator[Violation]:
+    """Every accepted finding is reviewed: an id, a reason (statement) and an expiry date that
+    has not passed, in Trivy's YAML ignore file. The plain .trivyignore cannot say why or
+    until when, and Trivy reads it silently from the working directory."""
+    today = dt.date.today()
+    for name, reader in _ignore_files(repo):
+        text = repo.read(name)
+        if text is None:
+            yield Violation(name, f"is named by {reader} but does not exist", file=name)
+            continue
+        if not name.endswith((".yaml", ".yml")):
+            yield Violation(
+                name,
+                f"is a plain Trivy ignore file (read by {reader}): its entries carry no reason",
+                file=name,
+                fix="move each entry to .trivyignore.yaml with statement: and expired_at:",
+            )
+            continue
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            yield Violation(name, f"is not valid YAML: {err}", file=name)
+            continue
+        sections = data if isinstance(data, dict) else {}
+        for section in _IGNORE_SECTIONS:
+            for index, item in enumerate(sections.get(section) or []):
+                entry = item if isinstance(item, dict) else {}
+                subject = f"{name} {section}[{index}] {entry.get('id', '(no id)')}"
+                expiry = entry.get("expired_at")
+                if not entry.get("id"):
+                    yield Violation(subject, "has no id", file=name)
+                if not str(entry.get("statement") or "").strip():
+                    yield Violation(subject, "gives no reason (statement:)", file=name)
+                if not isinstance(expiry, dt.date):
+                    yield Violation(subject, "has no expiry (expired_at: YYYY-MM-DD)", file=name)
+                elif expiry < today:
+                    yield Violation(
+                        subject,
+                        f"expired on {expiry.isoformat()}: the finding fails the gate again",
+                        file=name,
+                    )

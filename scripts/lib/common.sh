@@ -109,20 +109,49 @@ sp_load_env() {
   SP_ENV_LOADED=$1
 }
 
-# sp_override_cluster NAMESPACE KUBECONFIG CONTEXT: command-line overrides of the loaded
-# environment (empty = keep the file's value). The e2e tier uses them to point a script at
-# its own namespace, or at a kind cluster, with the environment's other settings.
-sp_override_cluster() {
-  if [[ -n "$1" ]]; then
-    [[ "$1" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || sp_usage_error "'$1' is not a valid namespace"
-    # shellcheck disable=SC2034 # read by the scripts that source this file
-    SP_ENV_NAMESPACE=$1
+# The cluster options of the scripts (-n/--namespace NS, --kubeconfig FILE, --context NAME):
+# command-line overrides of the loaded environment (empty = keep the file's value). The e2e
+# tier uses them to point a script at its own namespace, or at a kind cluster, with the
+# environment's other settings.
+SP_NAMESPACE_OPTION="" SP_KUBECONFIG_OPTION="" SP_CONTEXT_OPTION=""
+
+# sp_cluster_option "$@": read the cluster option at the front of the arguments, as
+# "OPTION VALUE" or "OPTION=VALUE"; SP_OPTION_WORDS is how many words it took. In an
+# argument loop that ends in `shift`:
+#   -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
+#     sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
+sp_cluster_option() {
+  local value
+  # shellcheck disable=SC2034 # SP_OPTION_WORDS is read by the calling script
+  if [[ "$1" == *=* ]]; then
+    value=${1#*=}
+    SP_OPTION_WORDS=1
+  else
+    sp_need_value "$1" $#
+    value=$2
+    SP_OPTION_WORDS=2
   fi
-  if [[ -n "$2" ]]; then
-    SP_ENV_CLUSTER_KUBECONFIG=$2
+  case "${1%%=*}" in
+    -n | --namespace) SP_NAMESPACE_OPTION=$value ;;
+    --kubeconfig) SP_KUBECONFIG_OPTION=$value ;;
+    --context) SP_CONTEXT_OPTION=$value ;;
+    *) sp_usage_error "unknown option '$1'" ;;
+  esac
+}
+
+# sp_override_cluster: apply the cluster options over the loaded environment.
+sp_override_cluster() {
+  if [[ -n "$SP_NAMESPACE_OPTION" ]]; then
+    [[ "$SP_NAMESPACE_OPTION" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] ||
+      sp_usage_error "'$SP_NAMESPACE_OPTION' is not a valid namespace"
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    SP_ENV_NAMESPACE=$SP_NAMESPACE_OPTION
+  fi
+  if [[ -n "$SP_KUBECONFIG_OPTION" ]]; then
+    SP_ENV_CLUSTER_KUBECONFIG=$SP_KUBECONFIG_OPTION
     SP_KUBECONFIG_FROM_FLAG=true
   fi
-  [[ -n "$3" ]] && SP_ENV_CLUSTER_CONTEXT=$3
+  [[ -n "$SP_CONTEXT_OPTION" ]] && SP_ENV_CLUSTER_CONTEXT=$SP_CONTEXT_OPTION
   return 0
 }
 

@@ -30,14 +30,9 @@ import shlex
 import subprocess  # nosec B404
 import sys
 from dataclasses import asdict, dataclass
+from os import EX_DATAERR, EX_NOINPUT, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE  # sysexits.h
 from pathlib import Path
 from typing import Any
-
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
-EX_SOFTWARE = 70
 
 # The OCI distribution spec's tag grammar.
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

@@ -124,18 +124,7 @@ def describe(found: list[list[str]]) -> str:
     return "; ".join(" -> ".join(cycle) for cycle in found)
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "fixtures",
-        pytest.param(
-            "policies",
-            marks=pytest.mark.xfail(
-                strict=True, reason="policies cycles: removed by the arch-static branch"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("package", ["fixtures", "policies"])
 def test_no_import_cycle(package: str) -> None:
     found = cycles(import_graph(REPO_ROOT, package))
     assert not found, f"{package} has {len(found)} import cycle(s): {describe(found)}"

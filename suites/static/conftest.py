@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.findings import github_annotations, sarif, write_sarif
-from fixtures.static_config import OPTIONS, Option, build_config
-from fixtures.static_session import StaticSession, preflight
+from fixtures.static.config import OPTIONS, Option, build_config
+from fixtures.static.findings import github_annotations, sarif, write_sarif
+from fixtures.static.session import StaticSession, preflight
+from fixtures.tools import ToolMissing, tool_path
+from policies import conditions
 from policies.catalogue import load_catalogue
 from policies.errors import InputError
 from policies.waivers import load_waivers
@@ -112,8 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
         preflight(static)
         catalogue = load_catalogue()
         waivers = load_waivers(static.waivers, catalogue)
+        # Analysis conditions are judged by Argo Rollouts' own evaluation (policies/conditions.py).
+        conditions.use(tool_path("rollouts-evaluate"))
     except InputError as err:
         pytest.exit(f"static tier: {err}", returncode=err.exit_code)
+    except ToolMissing as err:
+        pytest.exit(f"static tier: {err}", returncode=69)
     config.stash[SESSION_KEY] = StaticSession(static, catalogue, waivers)
 
 

@@ -3,14 +3,16 @@ only through a reviewed, expiring waiver."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from fixtures.static_session import StaticSession
-from policies import waivers as waiver_mod
+from fixtures.static.docs import render_catalogue
+from fixtures.static.session import StaticSession
 from policies.casefiles import find_cases, orphans
 from policies.catalogue import load_catalogue
-from policies.docs import render_catalogue
-from policies.registry import all_checks
+from policies.engine import waiver_problems
+from policies.loader import all_checks
 
 CATALOGUE = load_catalogue()
 MINIMUM_RULES = 45
@@ -46,19 +48,35 @@ def test_every_check_is_used_by_a_rule() -> None:
     assert not unused, f"checks no rule uses (dead code): {unused}"
 
 
+def test_checks_live_with_their_rules_and_are_named_after_them() -> None:
+    """policies/README.md: rule <group>/<name> is enforced from policies/checks/<group>.py; a
+    check that serves one rule is called <name> (<group>-<name> when two groups have a rule
+    <name>), a check several rules share keeps a name of its own."""
+    rules_using = Counter(rule.check.name for rule in CATALOGUE.rules)
+    groups_with = Counter(rule.id.split("/", 1)[1] for rule in CATALOGUE.rules)
+    wrong = []
+    for rule in CATALOGUE.rules:
+        group, name = rule.id.split("/", 1)
+        module = f"policies.checks.{group.replace('-', '_')}"
+        if rule.check.fn.__module__ != module:
+            wrong.append(f"{rule.id}: check {rule.check.name} is in {rule.check.fn.__module__}")
+        expected = name if groups_with[name] == 1 else f"{group}-{name}"
+        if rules_using[rule.check.name] == 1 and rule.check.name != expected:
+            wrong.append(f"{rule.id}: its own check is {rule.check.name!r}, not {expected!r}")
+    assert not wrong, "checks out of place or not named after their rule:\n" + "\n".join(wrong)
+
+
 def test_docs_policies_md_is_current(static: StaticSession) -> None:
     path = static.config.root / "docs" / "policies.md"
     expected = render_catalogue(CATALOGUE)
-    assert path.is_file(), (
-        "docs/policies.md is missing: run `.venv/bin/python -m policies.docs > docs/policies.md`"
-    )
+    regenerate = "`.venv/bin/python -m fixtures.static.docs > docs/policies.md`"
+    assert path.is_file(), f"docs/policies.md is missing: run {regenerate}"
     assert path.read_text(encoding="utf-8") == expected, (
-        "docs/policies.md is stale: regenerate it with `.venv/bin/python -m policies.docs > "
-        "docs/policies.md`"
+        f"docs/policies.md is stale: regenerate it with {regenerate}"
     )
 
 
 def test_waivers_are_live_and_used(static: StaticSession) -> None:
     """Expired, overlong and unused waivers fail; unknown rule ids already failed at start."""
-    problems = waiver_mod.problems(static.waivers, static.results.findings, static.today)
+    problems = waiver_problems(static.waivers, static.results.findings, static.today)
     assert not problems, "\n".join(problems)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fixtures.render import RenderRequest, helm_template_e
-from fixtures.static_session import StaticSession
+from fixtures.static.session import StaticSession
 
 
 def test_helm_lint_strict(static: StaticSession, env_name: str) -> None:

@@ -1,5 +1,5 @@
-"""The engine's own parts, on small inputs: the condition evaluator (against the controller's
-semantics), PromQL names, Go templates, waivers, YAML errors and the report formats."""
+"""The engine's own parts, on small inputs: condition phases from the controller's own code
+(rollouts-evaluate), PromQL names, Go templates, waivers, YAML errors and the report formats."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.findings import Locator, github_annotations, sarif
-from fixtures.static_config import OPTIONS, build_config
+from fixtures.static.config import OPTIONS, build_config
+from fixtures.static.findings import Locator, github_annotations, sarif
 from policies.casefiles import find_cases, run_case
 from policies.catalogue import load_catalogue
+from policies.conditions import Phase, encode_result, evaluator
+from policies.engine import apply_waivers, waiver_problems
 from policies.errors import CatalogueError, InputError, MissingInput, UsageError
-from policies.expr import Phase, evaluate, measure
 from policies.gotemplate import TemplateError, render
-from policies.promql import parse, substitute_args
-from policies.waivers import apply, load_waivers, problems
+from policies.promql import PromQLError, parse, substitute_args
+from policies.waivers import load_waivers
 from policies.yamlio import load_documents
 
 NAN = math.nan
@@ -63,7 +64,21 @@ GUARDED = "len(result) > 0 && !isNaN(result[0]) && result[0] >= 0.99"
 def test_conditions_are_measured_like_argo_rollouts(
     success: str | None, failure: str | None, result: object, phase: Phase
 ) -> None:
-    assert measure(success, failure, result) is phase
+    # The phases come from the controller's own EvaluateResult (rollouts-evaluate): this table
+    # is the contract the analysis rules rely on, re-checked whenever the pin moves.
+    assert evaluator().evaluate(success, failure, _as_provider_gives(result))[0] is phase
+
+
+def _as_provider_gives(result: object) -> dict[str, object]:
+    if result is None:
+        return {"value": None}
+    return encode_result(result, scalar=not isinstance(result, list))
+
+
+def test_no_data_is_reported_with_the_controllers_own_message() -> None:
+    phase, message = evaluator().evaluate("result[0] >= 0.99", None, {"vector": []})
+    assert phase is Phase.ERROR
+    assert "no data returned from the metric provider" in message  # utils/evaluate's text
 
 
 @pytest.mark.parametrize(
@@ -83,7 +98,8 @@ def test_conditions_are_measured_like_argo_rollouts(
     ],
 )
 def test_expression_language_semantics(condition: str, value: bool) -> None:
-    assert evaluate(condition, None) is value
+    phase = Phase.SUCCESSFUL if value else Phase.FAILED
+    assert evaluator().evaluate(condition, None, {"value": None})[0] is phase
 
 
 def test_promql_names_metrics_not_functions_or_labels() -> None:
@@ -101,6 +117,30 @@ def test_promql_names_metrics_not_functions_or_labels() -> None:
     }
     assert {"le", "pod"} <= info.label_lists
     assert 0.99 in info.numbers
+    assert info.ranges == [120.0]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("sum(rate(http_requests_total[1m])", "unclosed left parenthesis"),
+        ("rate(http_requests_total)", "expected type matrix"),
+        ('http_requests_total{status=~"5(.."}', "regex"),
+        ("a and on(pod) group_left b", "no grouping allowed"),
+    ],
+)
+def test_promql_syntax_errors_are_prometheus_own(query: str, message: str) -> None:
+    # promql-parser implements Prometheus' grammar: what Prometheus rejects is rejected here,
+    # with its reason (a tokenizer accepted all four).
+    with pytest.raises(PromQLError, match=message):
+        parse(query)
+
+
+def test_promql_placeholders_without_values_still_parse() -> None:
+    # podTemplateHashValue args have no value before a rollout runs.
+    info = parse('sum(rate(x{pod=~"{{args.name}}-{{args.hash}}-.+"}[{{args.window}}]))')
+    assert info.metrics == {"x"}
+    assert info.ranges == [60.0]
 
 
 def test_go_templates_render_like_argo_cd() -> None:
@@ -179,14 +219,14 @@ def test_waivers_suppress_until_they_expire(tmp_path: Path) -> None:
     waivers = load_waivers(path, catalogue)
     before, after = dt.date(2026, 3, 31), dt.date(2026, 4, 1)
     findings = run_case(case)
-    apply(waivers, findings, before)
+    apply_waivers(waivers, findings, before)
     assert all(f.waiver is waivers[0] for f in findings)
-    assert problems(waivers, findings, before) == []
+    assert waiver_problems(waivers, findings, before) == []
     findings = run_case(case)
-    apply(waivers, findings, after)
+    apply_waivers(waivers, findings, after)
     assert all(f.waiver is None for f in findings), "an expired waiver must not suppress anything"
-    assert "has expired" in problems(waivers, findings, after)[0]
-    assert "matches no finding" in problems(waivers, [], before)[0]
+    assert "has expired" in waiver_problems(waivers, findings, after)[0]
+    assert "matches no finding" in waiver_problems(waivers, [], before)[0]
 
 
 def test_reports_point_at_the_values_line(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.static_session import StaticSession
+from fixtures.static.session import StaticSession
 
 
 def test_actionlint(static: StaticSession) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.static_session import StaticSession
+from fixtures.static.session import StaticSession
 from policies.catalogue import load_catalogue
 from policies.model import Severity
 

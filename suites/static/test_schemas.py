@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.schemas import NoSchema, validate
-from fixtures.static_session import StaticSession
+from fixtures.static.schemas import NoSchema, validate
+from fixtures.static.session import StaticSession
 from fixtures.tools import ToolMissing
 from policies.model import Obj
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.static_session import StaticSession
+from fixtures.static.session import StaticSession
 
 EX_USAGE, EX_DATAERR = 64, 65
 
@@ -42,6 +42,18 @@ MISUSES = [
         ("status", "prod", "sre-platform"),
         EX_DATAERR,
         "unknown environment 'prod'",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--step", "--full"),
+        EX_USAGE,
+        "--step and --full exclude each other",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--force"),
+        EX_USAGE,
+        "--force only applies to promote --step",
     ),
     Misuse("rollback.sh", (), EX_USAGE, "Usage:"),
     Misuse("rollback.sh", ("production",), EX_USAGE, "reason"),

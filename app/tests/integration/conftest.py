@@ -7,7 +7,8 @@ are stopped at the end. Tests that stop a server on purpose leave it stopped; th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -19,27 +20,28 @@ from sre_platform.config import Settings
 from sre_platform.migrate import migrate
 from tests.localservers import PostgresServer, RedisServer, ServerError
 
+S = TypeVar("S", PostgresServer, RedisServer)
+
+
+def _serving(make: Callable[[], S], what: str) -> Iterator[S]:
+    """A started server for the session, removed at its end; a clear failure if it cannot start."""
+    try:
+        server = make()
+        server.start()
+    except ServerError as exc:
+        pytest.fail(f"cannot start {what} for the integration tests: {exc}", pytrace=False)
+    yield server
+    server.cleanup()
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer()
-        server.start()
-    except ServerError as exc:
-        pytest.fail(f"cannot start PostgreSQL for the integration tests: {exc}", pytrace=False)
-    yield server
-    server.cleanup()
+    yield from _serving(PostgresServer, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    try:
-        server = RedisServer()
-        server.start()
-    except ServerError as exc:
-        pytest.fail(f"cannot start Redis for the integration tests: {exc}", pytrace=False)
-    yield server
-    server.cleanup()
+    yield from _serving(RedisServer, "Redis")
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def fresh_url(postgres: PostgresServer) -> str:
-    return postgres.create_database("process_tests")
+def backends(postgres: PostgresServer, redis_server: RedisServer) -> dict[str, str]:
+    """DATABASE_URL (a fresh, empty database) and REDIS_URL of the session's real servers."""
+    return {
+        "DATABASE_URL": postgres.create_database("process_tests"),
+        "REDIS_URL": redis_server.url,
+    }
 
 
 @pytest.fixture
@@ -46,12 +50,9 @@ def _start(
 
 
 def test_serve_migrates_on_start_and_logs_json(
-    services: list[ServiceProcess], fresh_url: str, redis_server: RedisServer
+    services: list[ServiceProcess], backends: dict[str, str]
 ) -> None:
-    service = _start(
-        services,
-        {"DATABASE_URL": fresh_url, "REDIS_URL": redis_server.url, "MIGRATE_ON_START": "true"},
-    )
+    service = _start(services, {**backends, "MIGRATE_ON_START": "true"})
     status, body = _get(f"{service.url}/readyz")
     assert status == 200
     assert json.loads(body)["checks"] == {"database": "ok", "cache": "ok"}
@@ -67,17 +68,10 @@ def test_serve_migrates_on_start_and_logs_json(
 
 
 def test_sigterm_lets_an_in_flight_request_finish(
-    services: list[ServiceProcess], fresh_url: str, redis_server: RedisServer
+    services: list[ServiceProcess], backends: dict[str, str]
 ) -> None:
-    service = _start(
-        services,
-        {
-            "DATABASE_URL": fresh_url,
-            "REDIS_URL": redis_server.url,
-            "MIGRATE_ON_START": "true",
-            "FAULT_LATENCY_MS": "3000",  # a slow request to be in flight
-        },
-    )
+    # FAULT_LATENCY_MS: a slow request to be in flight
+    service = _start(services, {**backends, "MIGRATE_ON_START": "true", "FAULT_LATENCY_MS": "3000"})
     result: dict[str, object] = {}
 
     def slow_request() -> None:
@@ -99,12 +93,9 @@ def test_sigterm_lets_an_in_flight_request_finish(
 
 
 def test_fault_exit_after_seconds_exits_with_code_1(
-    services: list[ServiceProcess], fresh_url: str, redis_server: RedisServer
+    services: list[ServiceProcess], backends: dict[str, str]
 ) -> None:
-    service = _start(
-        services,
-        {"DATABASE_URL": fresh_url, "REDIS_URL": redis_server.url, "FAULT_EXIT_AFTER_SECONDS": "1"},
-    )
+    service = _start(services, {**backends, "FAULT_EXIT_AFTER_SECONDS": "1"})
     assert service.proc is not None
     assert service.proc.wait(15) == 1
     assert "exiting with code 1 (FAULT_EXIT_AFTER_SECONDS)" in service.log()
@@ -123,17 +114,11 @@ def test_bad_configuration_stops_with_a_clear_line_and_code_65(
 
 
 def test_several_workers_report_merged_metrics(
-    services: list[ServiceProcess], fresh_url: str, redis_server: RedisServer
+    services: list[ServiceProcess], backends: dict[str, str]
 ) -> None:
     service = _start(
         services,
-        {
-            "DATABASE_URL": fresh_url,
-            "REDIS_URL": redis_server.url,
-            "WEB_CONCURRENCY": "2",
-            "APP_VERSION": "9.9.9",
-            "GIT_SHA": "feedbee",
-        },
+        {**backends, "WEB_CONCURRENCY": "2", "APP_VERSION": "9.9.9", "GIT_SHA": "feedbee"},
     )
     wait_until(
         lambda: service.log().count("Application startup complete") == 2,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from policies.model import Violation
-from policies.registry import check
+from policies.registry import Params, check
 from policies.sources import Dockerfile
 
-Params = Mapping[str, Any]
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
 _ARG_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}?")
 
 
