@@ -92,7 +92,11 @@ def evaluate(rule: Rule, repo: Repo) -> list[Finding]:
         try:
             for violation in violations:
                 finding = Finding(
-                    rule=rule, violation=violation, severity=severity, target=target, env=env
+                    rule=rule,
+                    violation=violation,
+                    severity=_capped(severity, violation.severity),
+                    target=target,
+                    env=env,
                 )
                 key = finding.text()
                 if key not in seen:
@@ -111,6 +115,12 @@ def evaluate(rule: Rule, repo: Repo) -> list[Finding]:
                 Finding(rule=rule, violation=crash, severity=Severity.ERROR, target=target, env=env)
             )
     return findings
+
+
+def _capped(severity: Severity, cap: Severity | None) -> Severity:
+    if cap is Severity.WARNING and severity is Severity.ERROR:
+        return Severity.WARNING
+    return severity
 
 
 def run(

@@ -101,6 +101,7 @@ class Obj:
         detail: str = "",
         values_key: str | None = None,
         fix: str | None = None,
+        severity: Severity | None = None,
     ) -> Violation:
         """A violation about this object; `detail` adds e.g. `container "app"` to the subject."""
         subject = f"{self.ref} {detail}" if detail else self.ref
@@ -113,6 +114,7 @@ class Obj:
             rendered=self.rendered,
             values_key=values_key,
             fix=fix,
+            severity=severity,
         )
 
 
@@ -129,6 +131,9 @@ class Violation:
     rendered: bool = False
     values_key: str | None = None
     fix: str | None = None
+    # At most this severity: a check that cannot judge something (an analysis provider it
+    # cannot run) says so as a warning, never as an error the rule's severity would make it.
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,7 @@ class Bundle:
     env: str | None = None
     facts: Facts = field(default_factory=Facts)
     values_files: tuple[str, ...] = ()
+    skipped: list[Obj] = field(default_factory=list, repr=False)  # not judged (Helm test hooks)
     _by_kind: dict[str, list[Obj]] | None = field(default=None, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from policies.errors import InputError, MissingInput
+from policies.errors import EX_NOINPUT, InputError, MissingInput
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,6 +42,8 @@ def read_text(path: Path, what: str = "file") -> str:
         raise InputError(f"{path}: expected a {what}, found a directory") from None
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: {what} is not UTF-8 text ({err.reason})") from None
+    except OSError as err:  # unreadable: permissions, a symlink loop, a FIFO gone wrong
+        raise InputError(f"{path}: cannot read the {what}: {err.strerror}", EX_NOINPUT) from None
 
 
 _PARSED: dict[str, list[Any]] = {}

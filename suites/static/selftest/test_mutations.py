@@ -31,6 +31,7 @@ COPY = (
     "Makefile",
     "pyproject.toml",
     "tools/versions.env",
+    "deploy",
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from policies.catalogue import load_catalogue
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
