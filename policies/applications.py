@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from policies.gotemplate import TemplateError, render
-from policies.model import Bundle, Obj, PathKey, Violation, get_path
+from policies.model import Bundle, Obj, PathKey, Severity, Violation, get_path
 from policies.trees import merge
 from policies.yamlio import KubeLoader
 
@@ -41,11 +41,21 @@ class AppView:
         return f"{self.obj.ref} (generated Application {self.name})"
 
     def violation(
-        self, message: str, path: tuple[PathKey, ...] = (), fix: str | None = None
+        self,
+        message: str,
+        path: tuple[PathKey, ...] = (),
+        fix: str | None = None,
+        severity: Severity | None = None,
     ) -> Violation:
         v = self.obj.violation(message, path=(*self.base, *path), fix=fix)
         return Violation(
-            subject=self.label, message=v.message, file=v.file, doc=v.doc, path=v.path, fix=fix
+            subject=self.label,
+            message=v.message,
+            file=v.file,
+            doc=v.doc,
+            path=v.path,
+            fix=fix,
+            severity=severity,
         )
 
     def sources(self) -> list[tuple[tuple[PathKey, ...], dict[str, Any]]]:

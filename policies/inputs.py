@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.errors import InputError, MissingInput
-from policies.model import Bundle, Facts, Obj
+from policies.model import CLUSTER_SCOPED, Bundle, Facts, Obj
 from policies.service_metrics import service_metrics
 from policies.sources import (
     Chart,
@@ -47,7 +47,8 @@ def objects_from_helm(text: str, chart_dir: str, namespace: str | None, origin: 
             continue
         match = _SOURCE.search(chunk)
         source = match.group(1) if match else ""
-        template = f"{chart_dir}/{source.split('/', 1)[1]}" if "/" in source else chart_dir
+        prefix = f"{chart_dir}/" if chart_dir not in ("", ".") else ""
+        template = f"{prefix}{source.split('/', 1)[1]}" if "/" in source else chart_dir
         for doc in parse_documents(chunk, f"{origin} ({source or 'helm output'})"):
             if isinstance(doc, dict) and doc.get("kind"):
                 objects.append(Obj(doc, template, 0, rendered=True, default_namespace=namespace))
@@ -97,21 +98,6 @@ def objects_from_text(
         elif doc:
             objects.append(Obj(doc, shown, index, default_namespace=namespace))
     return objects
-
-
-# Cluster-scoped kinds a namespaced object may refer to: every namespace's group sees them.
-CLUSTER_SCOPED = frozenset(
-    {
-        "ClusterAnalysisTemplate",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Namespace",
-        "PriorityClass",
-        "IngressClass",
-        "StorageClass",
-        "CustomResourceDefinition",
-    }
-)
 
 
 def split_by_env(name: str, objects: list[Obj], envs: Iterable[str], facts: Facts) -> list[Bundle]:

@@ -17,6 +17,22 @@ from typing import Any
 PathKey = str | int
 
 
+# Kinds without a namespace: findings name them Kind/name, and every namespace's bundle of
+# plain manifests sees them (a Rollout finds its ClusterAnalysisTemplate).
+CLUSTER_SCOPED = frozenset(
+    {
+        "ClusterAnalysisTemplate",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Namespace",
+        "PriorityClass",
+        "IngressClass",
+        "StorageClass",
+        "CustomResourceDefinition",
+    }
+)
+
+
 class Severity(StrEnum):
     """How a finding counts: an error fails the tier, a warning is reported only."""
 
@@ -87,7 +103,9 @@ class Obj:
 
     @property
     def ref(self) -> str:
-        """`Kind/namespace/name`, how findings name an object."""
+        """`Kind/namespace/name` (`Kind/name` when cluster-scoped), how findings name it."""
+        if self.kind in CLUSTER_SCOPED:
+            return f"{self.kind}/{self.name}"
         return f"{self.kind}/{self.namespace}/{self.name}"
 
     def get(self, *path: PathKey, default: Any = None) -> Any:

@@ -84,8 +84,14 @@ def _parse(text: str, name: str) -> list[Any]:
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}" if mark else name
         raise InputError(f"{where}: malformed YAML: {err.problem or err.context}") from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (binary data)
+        line = text[: err.position].count("\n") + 1
+        raise InputError(
+            f"{name}:{line}: malformed YAML: {err.reason} (character {err.character!r})"
+        ) from None
     except yaml.YAMLError as err:
-        raise InputError(f"{name}: malformed YAML: {err}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{name}: malformed YAML: {first}") from None
 
 
 def load_documents(path: Path, what: str = "YAML file") -> list[Any]:

@@ -206,7 +206,10 @@ def no_data_fails(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for template, args, _ in templates_in_use(bundle):
         for metric in metrics_of(template, args):
             provider = metric.provider
-            path = (*metric.path, "successCondition")
+            condition = (
+                "successCondition" if metric.text("successCondition") else "failureCondition"
+            )
+            path = (*metric.path, condition)
             if provider == "prometheus" and metric.query is not None:
                 for label, value in (("no data (empty result)", None), ("NaN", math.nan)):
                     if metric.scalar and value is None:

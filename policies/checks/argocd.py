@@ -12,7 +12,7 @@ from typing import Any
 
 from policies.analysis import rollout_strategy
 from policies.applications import app_env, applications, automated, expand
-from policies.model import Bundle, Obj, Violation, get_path
+from policies.model import Bundle, Obj, Severity, Violation, get_path
 from policies.registry import REQUIRED, Params, check
 from policies.sources import Repo
 from policies.trees import diff
@@ -278,27 +278,49 @@ def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
 
 @check("value-files-exist", "repo")
 def value_files_exist(repo: Repo, params: Params) -> Iterator[Violation]:
+    """Chart paths and value files an Application takes from this repository exist in it.
+
+    Which repoURL is this repository is not written anywhere the tier can read, so a repoURL
+    counts as this repository when one of its paths exists here (or it has none); a path of
+    another repoURL is reported as a warning that the tier cannot tell, never as an error."""
     if repo.argocd is None:
         return
-    for view in applications(repo.argocd):
-        for path, source in view.sources():
-            chart_path = str(source.get("path") or "")
-            if not chart_path or "{{" in chart_path:
-                continue
-            if not repo.exists(chart_path):
+    found = [
+        (view, path, source, str(source.get("path") or ""))
+        for view in applications(repo.argocd)
+        for path, source in view.sources()
+    ]
+    here = {""} | {
+        str(source.get("repoURL") or "")
+        for _, _, source, chart_path in found
+        if chart_path and "{{" not in chart_path and repo.exists(chart_path)
+    }
+    for view, path, source, chart_path in found:
+        if not chart_path or "{{" in chart_path:
+            continue
+        url = str(source.get("repoURL") or "")
+        if not repo.exists(chart_path):
+            if url in here:
                 yield view.violation(
                     f"source path {chart_path!r} does not exist in the repository", (*path, "path")
                 )
+            else:
+                yield view.violation(
+                    f"source path {chart_path!r} is not in this repository; cannot tell whether "
+                    f"{url} is this repository (none of its paths is here)",
+                    (*path, "path"),
+                    severity=Severity.WARNING,
+                )
+            continue
+        for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
+            value_file = str(value_file)
+            if "{{" in value_file or value_file.startswith("$"):
                 continue
-            for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
-                value_file = str(value_file)
-                if "{{" in value_file or value_file.startswith("$"):
-                    continue
-                if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
-                    yield view.violation(
-                        f"helm valueFile {value_file!r} does not exist under {chart_path}",
-                        (*path, "helm", "valueFiles", index),
-                    )
+            if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
+                yield view.violation(
+                    f"helm valueFile {value_file!r} does not exist under {chart_path}",
+                    (*path, "helm", "valueFiles", index),
+                )
 
 
 _YQ_PATH = re.compile(r"(?<![\w$})\]])\.((?:[A-Za-z_][\w-]*)(?:\.[A-Za-z_][\w-]*)+)\s*\|?=(?!=)")

@@ -27,7 +27,7 @@ from fixtures.static.session import StaticSession, preflight
 from fixtures.tools import ToolMissing, tool_path
 from policies import conditions
 from policies.catalogue import load_catalogue
-from policies.errors import EX_DATAERR, InputError, UsageError
+from policies.errors import InputError, UsageError
 from policies.waivers import load_waivers
 
 SESSION_KEY = pytest.StashKey[StaticSession]()
@@ -182,23 +182,6 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-def _render_failure(session: StaticSession) -> tuple[str, int] | None:
-    """A chart that does not render is bad input (65): one line naming the chart and helm's
-    reason, before any verdict is built on a rendering that does not exist."""
-    for target in session.targets:
-        _, error = session.rendered(target.name)
-        if error is None:
-            continue
-        if error.exit_code == 69:
-            return str(error), 69
-        lines = [line.strip() for line in error.stderr.strip().splitlines() if line.strip()]
-        reason = next((line for line in lines if line.startswith("Error:")), None)
-        reason = reason or (lines[-1] if lines else f"helm exited {error.exit_code}")
-        chart = session.config.shown(session.config.chart) if session.config.chart else "chart"
-        return f"{chart}: does not render for {target.name}: {reason}", EX_DATAERR
-    return None
-
-
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
@@ -208,9 +191,9 @@ def pytest_collection_modifyitems(
     static = config.stash.get(SESSION_KEY, None)
     if static is None:
         return
-    failure = _render_failure(static)
+    failure = static.render_failure()
     if failure is not None:
-        pytest.exit(f"static tier: {failure[0]}", returncode=failure[1])
+        pytest.exit(f"static tier: {failure}", returncode=failure.exit_code)
     try:
         static.repo  # noqa: B018 (parse every input now: bad input is one line, not N failures)
     except InputError as err:

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Promote the checkout canary in one environment.
+set -euo pipefail
+env=${1:?usage: promote.sh <staging|prod>}
+kubectl argo rollouts promote checkout -n "checkout-$env"
