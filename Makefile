@@ -47,10 +47,10 @@ app-test: ## The service's unit and integration tests (real PostgreSQL and Redis
 # CRDs it validates against (no controller, no cluster binaries).
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
-static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs)
+static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
 	scripts/setup.sh --python-only
 	tools/build.sh --manifests-only $(STATIC_TOOLS)
-	$(PYTEST) static suites/static
+	$(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up

@@ -1,7 +1,8 @@
 """Read YAML the way the Kubernetes tooling does, and find the line of any value later.
 
-Parsing uses libyaml (CSafeLoader) for speed; line numbers are only needed for the few
-objects that have findings, so a `YamlLocator` composes the node tree lazily on demand.
+Parsing uses yaml-rs where it reads YAML exactly as PyYAML does (`fastyaml.py`), else
+libyaml (CSafeLoader); line numbers are only needed for the few objects that have findings,
+so a `YamlLocator` composes PyYAML's node tree lazily on demand.
 Timestamps stay strings (as in sigs.k8s.io/yaml), so `"2026-01-01"`-like values in
 manifests are not turned into dates behind the user's back.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from policies import fastyaml
 from policies.errors import EX_NOINPUT, InputError, MissingInput
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -77,9 +79,16 @@ def parse_documents(text: str, name: str) -> list[Any]:
     return docs
 
 
+def _pyyaml(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=KubeLoader))
+
+
 def _parse(text: str, name: str) -> list[Any]:
+    fast = fastyaml.documents(text, _pyyaml)
+    if fast is not None:
+        return fast
     try:
-        return list(yaml.load_all(text, Loader=KubeLoader))
+        return _pyyaml(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}" if mark else name
