@@ -33,6 +33,11 @@ _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 def rel(path: Path, root: Path) -> str:
     """A path as shown to people: repository-relative when inside the repository."""
+    if path.is_absolute() and root.is_absolute() and ".." not in path.parts:
+        try:  # the common case, without resolve()'s system calls
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

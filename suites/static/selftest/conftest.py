@@ -14,6 +14,17 @@ import pytest
 from fixtures.static.session import StaticSession
 
 
+@pytest.hookimpl(trylast=True)  # after -k and the tier's own selection
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The command-line test's subprocesses start now and its test runs last, so they run
+    beside everything else (two cores) instead of being waited for in the middle."""
+    cli = [item for item in items if item.path.name == "test_cli.py"]
+    if not cli:
+        return
+    cli[0].module.start_processes()  # type: ignore[attr-defined]
+    items[:] = [item for item in items if item not in cli] + cli
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _this_repository_only(static: StaticSession) -> None:
     if static.config.foreign:

@@ -66,6 +66,7 @@ def test_yaml_11_and_12_differences_give_pyyamls_answer(text: str) -> None:
 
 
 def test_plain_documents_take_the_fast_path() -> None:
+    assert fastyaml.yaml_rs is not None, "yaml-rs is not installed (uv.lock): run make setup"
     text = f"{PLAIN}---\n{PLAIN}---\n"
     fast = fastyaml.documents(text, _pyyaml)
     assert fast is not None and fast == _pyyaml(text) and len(fast) == 3
