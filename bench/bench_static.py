@@ -253,8 +253,11 @@ def foreign(tmp: Path) -> None:
             sys.executable, "-m", "pytest", "suites/static", "--repo", str(repo), "-q",
             "-p", "no:cacheprovider", "--sarif", "",
         ]  # fmt: skip
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         started = time.perf_counter()
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
         tier = time.perf_counter() - started
         tracebacks += (proc.stdout + proc.stderr).count("Traceback")
         try:
