@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.static.config import OPTIONS, Option, build_config
+from fixtures.static.config import OPTIONS, Option, build_config, env_getter
 from fixtures.static.findings import github_annotations, sarif, write_sarif
 from fixtures.static.linter_findings import github_annotations as lint_annotations
 from fixtures.static.linter_findings import sarif_runs as lint_sarif_runs
@@ -74,15 +74,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _cli_and_env(config: pytest.Config) -> Any:
+    """The command line, else the `SRE_STATIC_*` variable (None when neither is set)."""
+    from_env = env_getter()
+
     def get(option: Option) -> Any:
         cli = config.getoption(f"static_{option.dest}", default=None)
-        if cli is not None:
-            return cli
-        raw = os.environ.get(option.env)
-        if raw is None or not option.multiple:
-            return raw
-        separators = raw if option.dest == "variants" else raw.replace(",", ";")
-        return [v for v in separators.split(";") if v.strip()]
+        return cli if cli is not None else from_env(option)
 
     return get
 

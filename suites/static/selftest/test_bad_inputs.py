@@ -158,3 +158,25 @@ def test_a_chart_outside_the_repository_is_located(tmp_path: Path) -> None:
         session.close()
     assert location is not None and location.file.endswith("templates/deployment.yaml")
     assert isinstance(session.locator, Locator)
+
+
+def test_the_repository_comes_from_the_option_the_variable_or_the_ini_key(tmp_path: Path) -> None:
+    """--repo (relative to the current directory) wins over SRE_STATIC_REPO, which wins over
+    the ini key static_repo (relative to the suite); the repository's own .sre-static.yaml
+    sits between the variable and the ini key for every other setting."""
+    from fixtures.static.config import env_getter
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".sre-static.yaml").write_text("workflows_dir: ''\nscripts: ''\n")
+    environ = {"SRE_STATIC_REPO": str(tmp_path / "b"), "SRE_STATIC_SCRIPTS": "x.sh"}
+    (tmp_path / "b" / "x.sh").write_text("#!/bin/sh\nset -eu\n")
+    config = build_config(SUITE, env_getter(environ), lambda o: None, cwd=tmp_path)
+    assert config.root == (tmp_path / "b").resolve() and config.foreign
+    assert [p.name for p in config.scripts] == ["x.sh"]  # the variable beats the file
+    assert config.workflows_dir is None  # the file beats the default
+    cli = build_config(SUITE, lambda o: "a" if o.dest == "repo" else None, cwd=tmp_path)
+    assert cli.root == (tmp_path / "a").resolve()
+    ini = build_config(SUITE, lambda o: None, lambda o: "suites" if o.dest == "repo" else None)
+    assert ini.root == SUITE / "suites"
+    assert not build_config(SUITE, lambda o: None).foreign
