@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies.conditions import Phase, measure, measure_value
-from policies.model import Bundle, Obj, PathKey
+from policies.model import Bundle, Obj, PathKey, as_dict
 
 # Argo Rollouts v1.10's metric providers (v1alpha1.MetricProvider), by who decides a
 # measurement's phase: the metric's successCondition/failureCondition on the provider's
@@ -102,7 +102,7 @@ class AnalysisRef:
 
 def rollout_strategy(rollout: Obj) -> tuple[str | None, dict[str, Any]]:
     """("canary" or "blueGreen", its spec), or (None, {}) when the Rollout declares neither."""
-    spec = rollout.get("spec", "strategy") or {}
+    spec = as_dict(rollout.get("spec", "strategy"))
     for name in ("canary", "blueGreen"):
         if isinstance(spec.get(name), dict):
             return name, spec[name]
@@ -239,7 +239,7 @@ class Metric:
 
     @property
     def query(self) -> str | None:
-        prometheus = (self.data.get("provider") or {}).get("prometheus")
+        prometheus = as_dict(self.data.get("provider")).get("prometheus")
         if isinstance(prometheus, dict) and prometheus.get("query"):
             return substitute(str(prometheus["query"]), self.args)
         return None

@@ -46,6 +46,11 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a list, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def get_path(data: Any, path: Sequence[PathKey], default: Any = None) -> Any:
     """`data[path[0]][path[1]]...`, or `default` when any step is missing or of another type."""
     node = data

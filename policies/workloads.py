@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from policies.model import Bundle, Obj, PathKey, Violation, as_dict
+from policies.model import Bundle, Obj, PathKey, Violation, as_dict, as_list
 
 # kind -> path of the pod template (metadata + spec) inside the object
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -54,7 +54,7 @@ class Container:
     def declared_ports(self) -> tuple[set[int], set[str]]:
         """The containerPort numbers and port names the container declares."""
         numbers, names = set(), set()
-        for port in self.data.get("ports") or []:
+        for port in as_list(self.data.get("ports")):
             if isinstance(port, dict):
                 if isinstance(port.get("containerPort"), int):
                     numbers.add(port["containerPort"])
@@ -225,7 +225,7 @@ def selects(selector: Any, labels: dict[str, Any]) -> bool:
         return False
     if any(k not in labels or str(labels[k]) != str(v) for k, v in match_labels.items()):
         return False
-    return all(_expression_holds(e, labels) for e in selector.get("matchExpressions") or [])
+    return all(_expression_holds(e, labels) for e in as_list(selector.get("matchExpressions")))
 
 
 def _expression_holds(expr: Any, labels: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@ from policies.analysis import (
     templates_in_use,
 )
 from policies.conditions import Phase
-from policies.model import Bundle, Obj, Severity, Violation, get_path
+from policies.model import Bundle, Obj, Severity, Violation, as_list, get_path
 from policies.promql import PromQLError, parse
 from policies.registry import REQUIRED, Params, check
 from policies.sources import Repo
@@ -108,7 +108,7 @@ def _template_problems(template: Obj) -> Iterator[Violation]:
         yield template.violation(f'metric name "{name}" is used twice', path=("spec", "metrics"))
     dry = {
         str(d.get("metricName"))
-        for d in template.get("spec", "dryRun") or []
+        for d in as_list(template.get("spec", "dryRun"))
         if isinstance(d, dict)
     }
     for metric in metrics:
