@@ -399,3 +399,51 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
                 line=1,
                 fix=f"set {key} in {env_values.file}: each environment's tag lives there",
             )
+
+
+def _project_refs(bundle: Bundle) -> Iterator[tuple[Obj, str, tuple[str, ...]]]:
+    """(object, project, path) of every Application and ApplicationSet template."""
+    for app in bundle.of_kind("Application"):
+        yield app, str(app.get("spec", "project") or ""), ("spec", "project")
+    for appset in bundle.of_kind("ApplicationSet"):
+        path = ("spec", "template", "spec", "project")
+        yield appset, str(appset.get(*path) or ""), path
+
+
+@check("project-exists", "repo")
+def project_exists(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    created = {project.name for project in repo.argocd.of_kind("AppProject")}
+    for obj, project, path in _project_refs(repo.argocd):
+        # "default" is ArgoCD's own; a templated project is project-not-default's finding.
+        if project in ("", "default") or "{{" in project or project in created:
+            continue
+        yield obj.violation(
+            f'uses AppProject "{project}", which no file in {repo.argocd.name}/ creates',
+            path=path,
+        )
+
+
+@check("standalone-files", "repo")
+def standalone_files(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    projects = repo.argocd.of_kind("AppProject")
+    for obj, project, path in _project_refs(repo.argocd):
+        if project in ("", "default") or "{{" in project:
+            continue
+        if not any(p.name == project and p.file == obj.file for p in projects):
+            yield obj.violation(
+                f'uses AppProject "{project}", which {obj.file} does not create itself: '
+                f"`kubectl apply -f {obj.file}` alone leaves it without its project",
+                path=path,
+            )
+    first: dict[str, Obj] = {}
+    for project in projects:
+        seen = first.setdefault(project.name, project)
+        if seen is not project and seen.data != project.data:
+            changes = diff(project.data, seen.data, there=f"in {seen.file}")
+            yield project.violation(
+                f"differs from the copy in {seen.file}: {'; '.join(changes[:3])}"
+            )

@@ -25,6 +25,7 @@ COPY = (
     "argocd",
     "environments",
     ".github",
+    ".trivyignore.yaml",
     "scripts",
     "app/sre_platform",
     "Dockerfile",
@@ -225,6 +226,27 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "Trivy gate lets unfixed findings through",
+        "workflows/trivy-gate",
+        "ignores unfixed vulnerabilities",
+        lambda r: replace_once(
+            r / ".github/workflows/ci-pipeline.yaml",
+            "exit-code: '1'",
+            "exit-code: '1'\n          ignore-unfixed: true",
+        ),
+    ),
+    Mutation(
+        "an expired Trivy exception",
+        "workflows/trivy-ignores-reviewed",
+        "expired on 2024-01-31",
+        edits=".trivyignore.yaml",
+        apply=lambda r: replace_once(
+            r / ".trivyignore.yaml",
+            "vulnerabilities: []",
+            "vulnerabilities:\n  - {id: CVE-2024-1, statement: no fix yet, expired_at: 2024-01-31}",
+        ),
+    ),
+    Mutation(
         "coverage gate lowered",
         "workflows/coverage-gate",
         "is fail-under 70, below 80",
@@ -256,7 +278,9 @@ def copy_repo(root: Path, target: Path, editable: str) -> None:
         if not source.exists():
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if name == editable:
+        if name == editable and source.is_file():
+            shutil.copy2(source, dest)
+        elif name == editable:
             shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             dest.symlink_to(source, target_is_directory=source.is_dir())

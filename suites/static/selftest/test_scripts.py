@@ -43,6 +43,18 @@ MISUSES = [
         EX_DATAERR,
         "unknown environment 'prod'",
     ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--step", "--full"),
+        EX_USAGE,
+        "--step and --full exclude each other",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--force"),
+        EX_USAGE,
+        "--force only applies to promote --step",
+    ),
     Misuse("rollback.sh", (), EX_USAGE, "Usage:"),
     Misuse("rollback.sh", ("production",), EX_USAGE, "reason"),
     Misuse("rollback.sh", ("prod", "error rate spike"), EX_DATAERR, "unknown environment 'prod'"),
