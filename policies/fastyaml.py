@@ -29,9 +29,10 @@ except ImportError:  # pragma: no cover (the project installs it; PyYAML alone s
 # Where a token starts: the start of a line, after a space, or inside a flow collection.
 _BOUNDARY = frozenset(" \n[{,")
 # Syntax only one of the versions reads (tags, complex keys, merge keys, the value key `=`,
-# a collection as a flow mapping's key), and leading-zero numbers (octal in 1.1, decimal in
+# a collection as a flow mapping's key; aliases, which yaml-rs does not follow into a
+# cycle as PyYAML does), and leading-zero numbers (octal in 1.1, decimal in
 # 1.2; 0o only in 1.2), each at the start of a token.
-_SYNTAX = re.compile(r"[ \n\[{,](?:[!=]|\? |<<)|\{ ?[\[{]")
+_SYNTAX = re.compile(r"[ \n\[{,](?:[!=*]|\? |<<)|\{ ?[\[{]")
 _LEADING_ZERO = re.compile(r"[ \n\[{,][-+]?0[0-9A-Za-z_]")
 # Exponents (1.1 needs a dot and a signed exponent), underscores and 1.1's sexagesimal
 # (base 60) numbers: found anywhere, then judged by the token they are in.
@@ -81,9 +82,9 @@ def _doubtful(chunk: str) -> bool:
     """Whether a document may hold a token YAML 1.1 and 1.2 read differently (cheap tests
     first: most documents have none of the characters involved)."""
     text = "\n" + chunk
-    if ("!" in text or "=" in text or "?" in text or "<" in text or "{" in text) and (
-        _SYNTAX.search(text)
-    ):
+    if (
+        "!" in text or "=" in text or "?" in text or "<" in text or "{" in text or "*" in text
+    ) and (_SYNTAX.search(text)):
         return True
     if _LEADING_ZERO.search(text):
         return True
@@ -167,7 +168,7 @@ def _reads_differently(value: Any) -> bool:
     key or a value), or a complex key (PyYAML refuses an unhashable one). JSON encoding
     walks the value in C; a quoted "on" is found too, and only costs the fast path."""
     try:
-        encoded = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True  # a key JSON cannot hold: a list or mapping as a key
+        encoded = json.dumps(value, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return True  # a key JSON cannot hold (a list or mapping as a key), or a cycle
     return any(word in encoded for word in _BOOLEAN_WORDS)
