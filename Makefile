@@ -60,13 +60,14 @@ judge-test: ## The canary judge's tests: statistics on known distributions, the 
 
 # What the static tier needs and nothing more, so a fresh clone answers in minutes: the
 # locked Python environment, helm, actionlint, Argo Rollouts' condition evaluator, and the
-# CRDs it validates against (no controller, no cluster binaries).
+# CRDs it validates against (no controller, no cluster binaries). The tier uses no pytest
+# plugin from the environment (xdist, cov, ...): not loading them halves pytest's start.
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
-static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs)
+static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
 	scripts/setup.sh --python-only
 	tools/build.sh --manifests-only $(STATIC_TOOLS)
-	$(PYTEST) static suites/static
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up

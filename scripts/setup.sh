@@ -4,7 +4,7 @@
 set -euo pipefail
 
 usage() {
-  cat <<USAGE
+  cat <<'USAGE'
 Usage: scripts/setup.sh [--python-only] [--tools]
 
   (no option)     Debian packages (the lab's and its real node's) and the Python
