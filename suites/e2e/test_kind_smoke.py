@@ -20,6 +20,7 @@ Selected with `--cluster kind`; on other clusters the module is skipped, saying 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -292,6 +293,12 @@ def test_this_host_engine_confined_with_the_wrapper_only_where_needed(kind: Kind
         wrapper = Path(config["runtimes"][docker.WRAPPER_RUNTIME]["path"])
         assert host.file(str(wrapper)).is_file
         assert host.check_output(f"{wrapper} --missing").split() == missing
+        # and it is what makes a privileged container possible here: plain runc fails
+        image = kind.up.node_image
+        run = ["run", "--rm", "--privileged", "--entrypoint=/bin/true", "--network=none"]
+        plain = kind.engine.docker(*run, "--runtime=runc", image, check=False)
+        assert plain.returncode != 0 and b"apply caps" in plain.stderr, plain.stderr
+        assert kind.engine.docker(*run, image, check=False).returncode == 0
     else:
         assert kind.engine.runtime == "runc" and "runtimes" not in config
     # Confined: no Docker chain on the host, forwarding and links as they were before
@@ -299,6 +306,19 @@ def test_this_host_engine_confined_with_the_wrapper_only_where_needed(kind: Kind
     assert before is not None, "kind up recorded no host facts before starting dockerd"
     assert docker.host_changes(before) == [f"link {docker.BRIDGE}"]  # the nodes' network
     assert not host.interface("docker0").exists
+
+
+@pytest.mark.parametrize("program", ["runc-wrapper", "kindnet"])
+def test_kind_go_programs_pass_their_unit_tests(program: str) -> None:
+    """scripts/kind's Go programs: the wrapper's command-line and spec handling, kindnet's
+    node list and CNI config (go test; no cluster needed)."""
+    result = subprocess.run(
+        ["go", "test", "-count=1", "./..."],
+        cwd=REPO_ROOT / "scripts" / "kind" / program,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.order(-1)
