@@ -18,7 +18,7 @@ cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
-all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator coredns prometheus)
+all_tools=(helm actionlint kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator coredns)
 # Tools whose module also provides manifests (copy_manifests); --manifests-only takes just those.
 manifest_tools=(kwok argo-rollouts argo-cd prometheus-operator)
 manifests_only=false
@@ -85,9 +85,8 @@ binaries() {
     argo-cd) echo argocd argocd-application-controller argocd-repo-server argocd-applicationset-controller ;;
     # CRDs only (the static tier validates the chart's ServiceMonitor against them).
     prometheus-operator) ;;
-    # The kind node image's cluster DNS and the kind cluster's Prometheus (fixtures/kind).
+    # The kind node image's cluster DNS (fixtures/kind).
     coredns) echo coredns ;;
-    prometheus) echo prometheus ;;
   esac
 }
 
@@ -105,7 +104,6 @@ upstream() {
     argo-cd) echo github.com/argoproj/argo-cd/v3 ;;
     prometheus-operator) echo github.com/prometheus-operator/prometheus-operator ;;
     coredns) echo github.com/coredns/coredns ;;
-    prometheus) echo github.com/prometheus/prometheus ;;
   esac
 }
 
@@ -169,22 +167,8 @@ ldflags() { # ldflags <tool> <version>
       flags+=" -X $pkg.version=${v#v} -X $pkg.buildDate=$date -X $pkg.gitTreeState=clean"
       flags+=" -X $pkg.kubectlVersion=$client_go"
       ;;
-    prometheus)
-      # The module's v0.3XX.Y is Prometheus 3.XX.Y.
-      local pkg=github.com/prometheus/common/version release=${v#v0.}
-      release="${release:0:1}.$((10#${release:1:2})).${release#*.}"
-      flags+=" -X $pkg.Version=$release -X $pkg.Branch=$v -X $pkg.BuildDate=$date -X $pkg.BuildUser=sre-platform"
-      ;;
   esac
   printf '%s\n' "$flags"
-}
-
-buildtags() { # buildtags <tool>: Go build tags of its build
-  case "$1" in
-    # Only the Kubernetes service discovery (upstream's plugins/plugin_*.go build tags):
-    # the in-cluster Prometheus needs no cloud SDK, and the build is minutes shorter.
-    prometheus) echo remove_all_sd,enable_kubernetes_sd ;;
-  esac
 }
 
 module_dir() { # module_dir <tool> <version> -> the pinned upstream module's source (downloads it)
@@ -246,8 +230,7 @@ build_tool() { # build_tool <tool> <version> <out>: runs with output to the tool
   (
     cd "$wrapper"
     GOBIN="$out" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
-      go install -v -mod=readonly -trimpath -tags "$(buildtags "$tool")" \
-        -ldflags "$(ldflags "$tool" "$v")" "${targets[@]}"
+      go install -v -mod=readonly -trimpath -ldflags "$(ldflags "$tool" "$v")" "${targets[@]}"
   )
   case "$tool" in argo-rollouts | kwok | argo-cd) copy_manifests "$tool" "$v" "$out" ;; esac
   if [[ "$tool" == argo-cd ]]; then

@@ -308,10 +308,10 @@ def test_this_host_engine_confined_with_the_wrapper_only_where_needed(kind: Kind
     assert not host.interface("docker0").exists
 
 
-@pytest.mark.parametrize("program", ["runc-wrapper", "kindnet"])
+@pytest.mark.parametrize("program", ["runc-wrapper", "kindnet", "kube-targets"])
 def test_kind_go_programs_pass_their_unit_tests(program: str) -> None:
     """scripts/kind's Go programs: the wrapper's command-line and spec handling, kindnet's
-    node list and CNI config (go test; no cluster needed)."""
+    node list and CNI config, kube-targets' discovery (go test; no cluster needed)."""
     result = subprocess.run(
         ["go", "test", "-count=1", "./..."],
         cwd=REPO_ROOT / "scripts" / "kind" / program,
