@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down kind-up kind-down e2e-kind-smoke tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ setup: ## Debian packages and .venv on a fresh machine (idempotent); each target
 venv: ## Create or refresh the Python environment only
 	scripts/setup.sh --python-only
 
-test: lint arch app-test judge-test conformance validate-selftest ## Every test of the project
+test: lint arch app-test judge-test conformance validate-selftest e2e-kind-smoke ## Every test of the project
 
 # validate needs a live environment: lab-deploy provides the lab's (the e2e session leaves the
 # lab up because `make e2e` started it, not the session). real-node runs the canary scenarios
@@ -63,13 +63,14 @@ judge-test: ## The canary judge's tests: statistics on known distributions, the 
 
 # What the static tier needs and nothing more, so a fresh clone answers in minutes: the
 # locked Python environment, helm, actionlint, Argo Rollouts' condition evaluator, and the
-# CRDs it validates against (no controller, no cluster binaries).
+# CRDs it validates against (no controller, no cluster binaries). The tier uses no pytest
+# plugin from the environment (xdist, cov, ...): not loading them halves pytest's start.
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
-static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs)
+static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
 	scripts/setup.sh --python-only
 	tools/build.sh --manifests-only $(STATIC_TOOLS)
-	$(PYTEST) static suites/static
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
@@ -103,6 +104,17 @@ lab-deploy: ## Deploy environment ENV (default lab) into the lab: through git an
 
 lab-down: ## Stop every lab process (and ArgoCD, the real node, lab-deploy's extras) and free its ports
 	scripts/lab/lab.sh down
+
+kind-up: ## A kind cluster on this machine, offline: our dockerd, node image, 1 control plane + 3 workers, add-ons (docs/kind.md)
+	$(PY) -m fixtures.kind up
+
+kind-down: ## Delete the kind cluster, stop our dockerd, leave the host as found (exit 1 if anything is left)
+	$(PY) -m fixtures.kind down
+
+# The kind cluster is created for the session and deleted at its end (unless one was up:
+# then it is left as it was); its last test checks that kind-down leaves the host as found.
+e2e-kind-smoke: ## The kind smoke test: cluster up, nodes/pods/Service/Prometheus/Rollouts, testinfra, kind-down
+	$(PYTEST) e2e-kind-smoke suites/e2e --cluster kind -k smoke $(E2E_ARGS)
 
 tools: ## Build the pinned Go tools that are missing into $(SRE_PLATFORM_CACHE)/tools
 	tools/build.sh

@@ -7,7 +7,7 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/setup.sh [--python-only] [--tools]
 
-  (no option)     Debian packages (the lab's and its real node's) and the Python
+  (no option)     Debian packages (the lab's, its real node's, Docker for kind) and the Python
                   environment (.venv, exactly uv.lock). The pinned Go tools are built by the
                   make targets that need them, when they first run (make static: helm,
                   actionlint, the condition evaluator; the lab: the Kubernetes components...),
@@ -74,6 +74,39 @@ install_node_packages() {
   echo "setup: the real node's Debian packages present"
 }
 
+# kind (make kind-up) drives Docker: Debian's docker.io (20.10), unless a Docker engine is
+# installed already (Docker CE, a CI runner's). Installed without starting it, and kept from
+# starting at boot: fixtures.kind starts its own dockerd, confined so the lab keeps working
+# and the host is left as found (docs/kind.md); a stock dockerd would set the iptables
+# FORWARD policy to DROP.
+install_docker() {
+  if command -v dockerd >/dev/null 2>&1; then
+    echo "setup: Docker present ($(command -v dockerd))"
+    return
+  fi
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  local guard=/usr/sbin/policy-rc.d added_guard=false
+  if [[ ! -e $guard ]]; then # Debian's way to keep a package's service from starting
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$guard" >/dev/null
+    "${sudo[@]}" chmod 755 "$guard"
+    added_guard=true
+  fi
+  echo "setup: installing Debian docker.io (not started; fixtures.kind runs its own dockerd)"
+  export DEBIAN_FRONTEND=noninteractive
+  local status=0
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends docker.io \
+    || status=$?
+  if $added_guard; then "${sudo[@]}" rm -f "$guard"; fi
+  if [[ $status -ne 0 ]]; then
+    echo "setup: apt-get could not install docker.io" >&2
+    exit 69
+  fi
+  if [[ -d /run/systemd/system ]]; then
+    "${sudo[@]}" systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+  fi
+}
+
 # uv installs exactly the versions of uv.lock (dev tools included). uv itself is pinned in
 # tools/versions.env and kept in the cache, outside the clone and outside .venv (a sync
 # removes whatever the lock does not list).
@@ -116,6 +149,7 @@ if $python_only; then
 fi
 install_debian
 install_node_packages
+install_docker
 install_python
 if $with_tools; then
   if [[ -x "$here/tools/build.sh" ]]; then

@@ -18,7 +18,7 @@ cache=${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}
 tools_cache="$cache/tools"
 
 # Build order: what other work waits for first (helm, actionlint), the lab after.
-all_tools=(helm actionlint rollouts-evaluate kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator)
+all_tools=(helm actionlint rollouts-evaluate kubernetes etcd kwok argo-rollouts kube-state-metrics kube-score argo-cd kind prometheus-operator coredns)
 # Tools whose module also provides manifests (copy_manifests); --manifests-only takes just those.
 manifest_tools=(kwok argo-rollouts argo-cd prometheus-operator)
 manifests_only=false
@@ -83,7 +83,7 @@ binaries() {
   case "$1" in
     helm) echo helm ;;
     actionlint) echo actionlint ;;
-    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy ;;
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kubeadm ;;
     etcd) echo etcd etcdctl ;;
     kwok) echo kwok kwokctl ;;
     argo-rollouts) echo rollouts-controller kubectl-argo-rollouts ;;
@@ -95,6 +95,8 @@ binaries() {
     argo-cd) echo argocd argocd-application-controller argocd-repo-server argocd-applicationset-controller ;;
     # CRDs only (the static tier validates the chart's ServiceMonitor against them).
     prometheus-operator) ;;
+    # The kind node image's cluster DNS (fixtures/kind).
+    coredns) echo coredns ;;
   esac
 }
 
@@ -111,6 +113,7 @@ upstream() {
     kind) echo sigs.k8s.io/kind ;;
     argo-cd) echo github.com/argoproj/argo-cd/v3 ;;
     prometheus-operator) echo github.com/prometheus-operator/prometheus-operator ;;
+    coredns) echo github.com/coredns/coredns ;;
   esac
 }
 

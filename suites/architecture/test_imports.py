@@ -13,6 +13,7 @@ import ast
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,18 +125,46 @@ def describe(found: list[list[str]]) -> str:
     return "; ".join(" -> ".join(cycle) for cycle in found)
 
 
-@pytest.mark.parametrize("package", ["fixtures", "policies"])
+def part(module: str) -> str:
+    """The part a module belongs to: `fixtures.lab.api` -> `fixtures.lab`."""
+    return ".".join(module.split(".")[:2])
+
+
+# Parts whose own cycles are known and owned elsewhere: strict, so the fix flips them.
+KNOWN_CYCLES = {
+    "fixtures.kind": "kind.cluster.up imports kind.addons, which uses kind.cluster's helpers "
+    "(the kind branch's; splitting cluster.py's node helpers from up/down removes it)",
+    "fixtures.static": "static.linter_findings types its argument with static.linters' "
+    "LintResult, and linters imports linter_findings.parse (the static-any branch's)",
+}
+
+
+def _parameters() -> list[Any]:
+    parts = sorted({part(m) for m in modules_of(REPO_ROOT, "fixtures")} - {"fixtures"})
+    parts.append("policies")
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_CYCLES[name]))
+        if name in KNOWN_CYCLES
+        else name
+        for name in parts
+    ]
+
+
+@pytest.mark.parametrize("package", _parameters())
 def test_no_import_cycle(package: str) -> None:
-    found = cycles(import_graph(REPO_ROOT, package))
+    """No cycle among the modules of `policies` or of one part of `fixtures` (a cycle
+    between parts is the next test's)."""
+    top = package.split(".")[0]
+    found = [
+        cycle
+        for cycle in cycles(import_graph(REPO_ROOT, top))
+        if package == top or all(part(m) == package for m in cycle)
+    ]
     assert not found, f"{package} has {len(found)} import cycle(s): {describe(found)}"
 
 
 def parts_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     """The same graph between the package's parts (`fixtures.lab.api` -> `fixtures.lab`)."""
-
-    def part(module: str) -> str:
-        return ".".join(module.split(".")[:2])
-
     parts: dict[str, set[str]] = {part(m): set() for m in graph}
     for module, targets in graph.items():
         parts[part(module)] |= {part(t) for t in targets if part(t) != part(module)}

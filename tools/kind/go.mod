@@ -1,5 +1,5 @@
-// Wrapper module for kind, used only where Docker exists (the nightly GitHub workflow):
-// `--cluster kind` creates its cluster with this pinned kind and KIND_NODE_IMAGE.
+// Wrapper module for kind: `--cluster kind` (fixtures/kind) creates its cluster with this
+// pinned kind, here with the node image built from this module's images/base/files.
 module sre-platform/tools/kind
 
 go 1.26

@@ -263,7 +263,7 @@ def test_annotations_escape_newlines_and_percent(tmp_path: Path) -> None:
 
 
 def test_option_values_are_checked(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     by_flag = {o.flag: o for o in OPTIONS}
 
     def config_with(**values: object):  # type: ignore[no-untyped-def]

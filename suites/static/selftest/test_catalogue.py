@@ -11,7 +11,6 @@ from fixtures.static.docs import render_catalogue
 from fixtures.static.session import StaticSession
 from policies.casefiles import find_cases, orphans
 from policies.catalogue import load_catalogue
-from policies.engine import waiver_problems
 from policies.loader import all_checks
 
 CATALOGUE = load_catalogue()
@@ -74,9 +73,3 @@ def test_docs_policies_md_is_current(static: StaticSession) -> None:
     assert path.read_text(encoding="utf-8") == expected, (
         f"docs/policies.md is stale: regenerate it with {regenerate}"
     )
-
-
-def test_waivers_are_live_and_used(static: StaticSession) -> None:
-    """Expired, overlong and unused waivers fail; unknown rule ids already failed at start."""
-    problems = waiver_problems(static.waivers, static.results.findings, static.today)
-    assert not problems, "\n".join(problems)

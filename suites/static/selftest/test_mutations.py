@@ -32,6 +32,7 @@ COPY = (
     "Makefile",
     "pyproject.toml",
     "tools/versions.env",
+    "deploy",
 )
 
 
@@ -44,13 +45,13 @@ def replace_once(path: Path, old: str, new: str) -> None:
 
 def set_yaml(path: Path, dotted: str, value: Any, doc: int = 0) -> None:
     """Set a key in one document of a YAML file (comments are not kept: this is a copy)."""
-    docs = list(yaml.safe_load_all(path.read_text()))
+    docs = list(yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader))
     node = docs[doc]
     *parents, last = dotted.split(".")
     for key in parents:
         node = node.setdefault(key, {})
     node[last] = value
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    path.write_text(yaml.dump_all(docs, Dumper=yaml.CSafeDumper, sort_keys=False))
 
 
 def production_steps(root: Path, steps: list[dict[str, Any]]) -> None:

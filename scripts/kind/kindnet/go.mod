@@ -1,0 +1,3 @@
+module sre-platform.dev/kind/kindnet
+
+go 1.22

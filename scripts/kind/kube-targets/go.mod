@@ -1,0 +1,3 @@
+module sre-platform.dev/kind/kube-targets
+
+go 1.22

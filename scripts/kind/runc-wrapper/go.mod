@@ -1,0 +1,3 @@
+module sre-platform.dev/kind/runc-wrapper
+
+go 1.22
