@@ -24,7 +24,7 @@ RULES_DIR = POLICIES_DIR / "rules"
 CASES_DIR = POLICIES_DIR / "cases"
 
 REQUIRED_KEYS = ("id", "title", "severity", "rationale", "remediation", "scope", "check")
-OPTIONAL_KEYS = ("environments", "params", "references")
+OPTIONAL_KEYS = ("environments", "params", "references", "admission")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Rule:
     file: Path
     environments: Mapping[str, Severity] = field(default_factory=dict)
     references: tuple[str, ...] = ()
+    # The rule is also enforced at admission (policies/admission/, deploy/admission/).
+    admission: bool = False
 
     @property
     def group(self) -> str:
@@ -117,6 +119,8 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
         bound = spec.bind(params)
     except ValueError as err:
         raise CatalogueError(f"{where}: {err}") from None
+    if not isinstance(data.get("admission", False), bool):
+        raise CatalogueError(f"{where}: admission must be true or false")
     envs = data.get("environments") or {}
     if not isinstance(envs, dict):
         raise CatalogueError(f"{where}: environments must map an environment to a severity")
@@ -132,6 +136,7 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
         file=path,
         environments={str(k): _severity(v, f"{where}: environments.{k}") for k, v in envs.items()},
         references=tuple(str(r) for r in data.get("references") or ()),
+        admission=data.get("admission", False),
     )
 
 
