@@ -9,7 +9,7 @@ from pathlib import Path
 from policies.admission.manifests import generate
 from policies.admission.output import DEPLOY_DIR, differences, write
 from policies.admission.summary import reason_without
-from policies.catalogue import load_catalogue
+from policies.catalogue import RULES_DIR, load_catalogue
 from policies.errors import InputError
 
 EX_OK, EX_FAIL, EX_USAGE = 0, 1, 64
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         "'admission: true' (policies/rules/), in deploy/admission/.",
         epilog="Exit codes: 0 ok, 1 check: the folder is stale, 64 usage, 65 a rule claims an "
         "admission form its check has no CEL template for (or a rule file is malformed).",
+    )
+    parser.add_argument(
+        "--rules", type=Path, default=RULES_DIR, help=f"the rule files (default {RULES_DIR})"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return EX_OK if exit_.code == 0 else EX_USAGE
     try:
-        catalogue = load_catalogue()
+        catalogue = load_catalogue(args.rules.resolve())
         if args.command == "list":
             for rule in catalogue.rules:
                 shown = "admission" if rule.admission else f"static only: {reason_without(rule)}"

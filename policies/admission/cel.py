@@ -153,3 +153,26 @@ SUBJECT = (
     "object.kind + '/' + request.namespace + '/' + "
     "(has(object.metadata.name) ? object.metadata.name : '')"
 )
+
+# The pod template's labels (a map; empty when unset).
+POD_LABELS = (
+    "(has(variables.template.metadata) && has(variables.template.metadata.labels) ? "
+    "variables.template.metadata.labels : {})"
+)
+
+
+def selects(selector: str, labels: str = POD_LABELS) -> str:
+    """CEL of policies.workloads.selects: a LabelSelector (matchLabels + matchExpressions)
+    matches `labels`; an absent selector matches nothing, an empty one everything."""
+    values = "(has(e.values) ? e.values : [])"
+    present = f"e.key in {labels}"
+    holds = (
+        f"e.operator == 'In' ? ({present} && {labels}[e.key] in {values}) : "
+        f"e.operator == 'NotIn' ? !({present} && {labels}[e.key] in {values}) : "
+        f"e.operator == 'Exists' ? {present} : e.operator == 'DoesNotExist' ? !({present}) : false"
+    )
+    return (
+        f"(has({selector}) && (!has({selector}.matchLabels) || {selector}.matchLabels.all(k, "
+        f"k in {labels} && {labels}[k] == {selector}.matchLabels[k])) && "
+        f"(!has({selector}.matchExpressions) || {selector}.matchExpressions.all(e, {holds})))"
+    )

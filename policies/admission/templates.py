@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policies.admission.cel import SPEC, WORKLOAD_KINDS, all_of, field, has, literal
+from policies.admission.cel import SPEC, WORKLOAD_KINDS, all_of, field, has, literal, selects
 from policies.registry import Params
 
 # Every volume source of the Kubernetes 1.34 API (core/v1 Volume, without `name`).
@@ -80,9 +80,6 @@ WITHOUT_TEMPLATE: dict[str, str] = {
     "min-replicas": "reads the HPA that scales the workload",
     "pdb-covers-workload": "compares PodDisruptionBudgets with workloads",
     "pdb-allows-eviction": "compares a PodDisruptionBudget with the workloads it selects",
-    "zone-spread": "serving workloads only, judged with their labels' selectors (possible; not "
-    "yet written)",
-    "pod-anti-affinity": "possible; not yet written",
     "topology-spread-valid": "the API server's own validation refuses most of it before admission",
     "network-policy": "compares NetworkPolicies with workloads",
     "service-selects-pods": "compares Services with workloads",
@@ -96,7 +93,29 @@ WITHOUT_TEMPLATE: dict[str, str] = {
     "weights-achievable": "reads the HPA that scales the Rollout",
     "production-canary": "reads the AnalysisTemplates the steps run",
     "blue-green-promotion": "reads the AnalysisTemplates of the promotion analysis",
+    "metric-names": "reads the metrics the service's code exports",
+    "no-data-fails": "runs each condition through Argo Rollouts' own evaluator",
+    "thresholds": "runs each condition through Argo Rollouts' own evaluator",
+    "template-valid": "possible for AnalysisTemplates; not yet written",
+    "templates-exist": "compares a Rollout with the AnalysisTemplates it names",
 }
+# ArgoCD's objects live in ArgoCD's namespace, which no environment label marks.
+WITHOUT_TEMPLATE.update(
+    dict.fromkeys(
+        (
+            "applicationset-matches-applications",
+            "applicationset-missingkey",
+            "destination",
+            "ignore-differences-scoped",
+            "pinned-revision",
+            "production-manual-sync",
+            "project-not-default",
+            "project-restrictions",
+            "staging-auto-sync",
+        ),
+        "judges ArgoCD's objects, which live outside the environments' namespaces",
+    )
+)
 
 
 def template(check_name: str) -> Callable[[TemplateFn], TemplateFn]:
@@ -367,6 +386,58 @@ def graceful_shutdown(params: Params) -> Template:
                 serving_only=True,
             ),
         ),
+    )
+
+
+# ---- availability ----------------------------------------------------------------------
+
+
+def serving_pod(passes: str, problem: str) -> Validation:
+    """`passes` (CEL over the pod template) must hold when the workload serves."""
+    return Validation(f"!variables.serving || ({passes})", problem)
+
+
+@template("zone-spread")
+def zone_spread(params: Params) -> Template:
+    key, mode = literal(params["topology_key"]), literal(params["when_unsatisfiable"])
+    constraints = f"(has({SPEC}.topologySpreadConstraints) ? {SPEC}.topologySpreadConstraints : [])"
+    spreads = f"c.topologyKey == {key} && {selects('c.labelSelector')}"
+    return Template(
+        WORKLOAD_KINDS,
+        (
+            serving_pod(
+                f"{constraints}.exists(c, {spreads})",
+                f"no topologySpreadConstraint on {params['topology_key']} selects its pods",
+            ),
+            serving_pod(
+                f"!{constraints}.exists(c, {spreads}) || {constraints}.exists(c, {spreads} && "
+                f"has(c.whenUnsatisfiable) && c.whenUnsatisfiable == {mode})",
+                f"the {params['topology_key']} spread constraint is not whenUnsatisfiable: "
+                f"{params['when_unsatisfiable']}",
+            ),
+        ),
+    )
+
+
+@template("pod-anti-affinity")
+def pod_anti_affinity(params: Params) -> Template:
+    """The required terms and the preferred ones' podAffinityTerm: one must select the pod's
+    own labels on one of the topology keys."""
+    anti = f"{SPEC}.affinity.podAntiAffinity"
+    required = f"{anti}.requiredDuringSchedulingIgnoredDuringExecution"
+    preferred = f"{anti}.preferredDuringSchedulingIgnoredDuringExecution"
+    keys = literal(list(params["topology_keys"]))
+    term = f"has(t.topologyKey) && t.topologyKey in {keys} && {selects('t.labelSelector')}"
+    has_anti = has(SPEC, "affinity", "podAntiAffinity")
+    passes = (
+        f"{has_anti} && ((has({required}) && {required}.exists(t, {term})) || "
+        f"(has({preferred}) && {preferred}.exists(w, has(w.podAffinityTerm) && "
+        f"[w.podAffinityTerm].exists(t, {term}))))"
+    )
+    shown = " or ".join(sorted(params["topology_keys"]))
+    return Template(
+        WORKLOAD_KINDS,
+        (serving_pod(passes, f"no podAntiAffinity term selects its own pods on {shown}"),),
     )
 
 
