@@ -43,7 +43,7 @@ def template_for(rule: Rule) -> Template:
     if fn is None:
         raise AdmissionError(
             f"{rule.file}: admission: true, but check {rule.check.name!r} has no CEL template "
-            "in policies/admission/templates.py (add one, or remove the key)"
+            "in policies/admission/templates/ (add one, or remove the key)"
         )
     return fn(rule.params)
 
