@@ -66,7 +66,9 @@ CASES = [case for rule in RULES for case in find_cases(rule)]
 E2E_ENV_LABEL = "e2e.sre-platform.io/environment"
 RULE_LABEL = "e2e.sre-platform.io/admission-rule"
 E2E_LABEL = "sre-platform.io/e2e"
-SETTLE_SECONDS = 2.0  # the policies' param informers see a ServiceAccount just created
+# A policy with params (the namespace's ServiceAccounts) reads them from an informer: give it
+# time to see the default account and the case's own before the dry runs.
+SETTLE_SECONDS = 2.0
 
 # case -> what the API server's own refusal says (the case is refused before admission)
 REFUSED_BEFORE_ADMISSION: dict[str, str] = {
@@ -94,6 +96,14 @@ def static_verdict(findings: list[Finding]) -> Verdict:
 APPS_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 
 
+def _pod_spec(kind: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
+    if kind == "Pod":
+        return spec
+    holder = ((spec.get("jobTemplate") or {}).get("spec") or {}) if kind == "CronJob" else spec
+    pod = (holder.get("template") or {}).get("spec")
+    return pod if isinstance(pod, dict) else None
+
+
 def creatable(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The object with what the API server requires and the case leaves out; what was added."""
     doc = copy.deepcopy(doc)
@@ -110,25 +120,16 @@ def creatable(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if not spec.get("selector"):
             spec["selector"] = {"matchLabels": dict(meta["labels"])}
             added.append("spec.selector")
-    pod_spec = None
-    if kind in APPS_KINDS or kind in ("Job", "Rollout"):
-        pod_spec = (spec.get("template") or {}).get("spec")
-    if isinstance(pod_spec, dict) and "hostUsers" not in pod_spec and _unmasked(pod_spec):
-        pod_spec["hostUsers"] = False  # the API server allows procMount Unmasked only so
-        added.append("spec.hostUsers: false")
-    pod_spec = None
-    if kind == "Job":
-        pod_spec = (spec.get("template") or {}).get("spec")
-    elif kind == "CronJob":
-        if not spec.get("schedule"):
-            spec["schedule"] = "@hourly"
-            added.append("spec.schedule")
-        pod_spec = (
-            ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get("spec")
-        )
-    if isinstance(pod_spec, dict) and not pod_spec.get("restartPolicy"):
-        pod_spec["restartPolicy"] = "Never"
+    if kind == "CronJob" and not spec.get("schedule"):
+        spec["schedule"] = "@hourly"
+        added.append("spec.schedule")
+    pod = _pod_spec(kind, spec)
+    if pod is not None and kind in ("Job", "CronJob") and not pod.get("restartPolicy"):
+        pod["restartPolicy"] = "Never"
         added.append("restartPolicy")
+    if pod is not None and "hostUsers" not in pod and _unmasked(pod):
+        pod["hostUsers"] = False  # the API server allows procMount Unmasked only so
+        added.append("hostUsers: false")
     return doc, added
 
 
@@ -139,9 +140,8 @@ def _unmasked(pod_spec: dict[str, Any]) -> bool:
     )
 
 
-def case_objects(case: Case) -> tuple[Repo, list[dict[str, Any]]]:
-    repo = build(case)
-    return repo, [obj.data for bundle in repo.bundles for obj in bundle.objects]
+def case_objects(case: Case) -> list[dict[str, Any]]:
+    return [obj.data for bundle in build(case).bundles for obj in bundle.objects]
 
 
 def judged_again(case: Case, docs: list[dict[str, Any]]) -> Verdict:
@@ -210,43 +210,60 @@ def documents() -> dict[str, list[dict[str, Any]]]:
 
 PROBE = "sre-platform.e2e.admission-probe"
 PROBE_LABEL = "e2e.sre-platform.io/admission-probe"
+ADMISSION_API = "admissionregistration.k8s.io/v1"
 
 
-def probe_objects() -> list[dict[str, Any]]:
-    """A policy refusing every Pod in namespaces labelled PROBE_LABEL, applied after the
-    generated ones: when it refuses, the API server has compiled those as well (its policy
-    and binding informers deliver in order)."""
-    meta = {"name": PROBE, "labels": {E2E_LABEL: "true"}}
-    return [
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": meta,
-            "spec": {
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE"],
-                            "resources": ["pods"],
-                        }
-                    ]
-                },
-                "validations": [{"expression": "false", "message": "the e2e probe refuses"}],
-            },
+def probe_policy() -> dict[str, Any]:
+    """A policy refusing every Pod of the namespaces its bindings select."""
+    pods = {
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE"],
+        "resources": ["pods"],
+    }
+    return {
+        "apiVersion": ADMISSION_API,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": PROBE, "labels": {E2E_LABEL: "true"}},
+        "spec": {
+            "matchConstraints": {"resourceRules": [pods]},
+            "validations": [{"expression": "false", "message": "the e2e probe refuses"}],
         },
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": meta,
-            "spec": {
-                "policyName": PROBE,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {PROBE_LABEL: "true"}}},
-            },
+    }
+
+
+def probe_binding(phase: str) -> dict[str, Any]:
+    """The probe policy bound to namespaces labelled PROBE_LABEL=<phase>."""
+    return {
+        "apiVersion": ADMISSION_API,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": f"{PROBE}.{phase}", "labels": {E2E_LABEL: "true"}},
+        "spec": {
+            "policyName": PROBE,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {PROBE_LABEL: phase}}},
         },
-    ]
+    }
+
+
+def wait_until_enforced(cluster: Cluster, phase: str) -> None:
+    """The API server compiles policies and bindings asynchronously, in the order its
+    informers deliver them: once the probe binding applied last refuses, so do the others."""
+    namespace = make_namespace(cluster, "adm-probe", {PROBE_LABEL: phase, E2E_LABEL: "true"})
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe"},
+        "spec": {"containers": [{"name": "app", "image": "web:1.0.0"}]},
+    }
+    try:
+        wait_until(
+            lambda: None if dry_run(cluster.api, pod, namespace).denied_by(PROBE) else "admitted",
+            f"the API server to enforce the bindings just applied (probe {PROBE}.{phase})",
+            60,
+        )
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 @pytest.fixture(scope="module")
@@ -257,32 +274,13 @@ def policies(cluster: Cluster, documents: dict[str, list[dict[str, Any]]]) -> It
     docs = [d for objects in documents.values() for d in objects]
     policies_ = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
     bindings = [proof_binding(d) for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
-    probe_policy, probe_binding = probe_objects()
     try:
-        installed.apply([*policies_, probe_policy])
-        installed.apply([*bindings, probe_binding])
-        _wait_until_enforced(cluster)
+        installed.apply([*policies_, probe_policy()])
+        installed.apply([*bindings, probe_binding("proof")])
+        wait_until_enforced(cluster, "proof")
         yield installed
     finally:
         installed.remove()
-
-
-def _wait_until_enforced(cluster: Cluster) -> None:
-    namespace = make_namespace(cluster, "adm-probe", {PROBE_LABEL: "true", E2E_LABEL: "true"})
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "probe"},
-        "spec": {"containers": [{"name": "app", "image": "web:1.0.0"}]},
-    }
-    try:
-        wait_until(
-            lambda: None if dry_run(cluster.api, pod, namespace).denied_by(PROBE) else "admitted",
-            f"the API server to enforce the policies just applied (probe {PROBE})",
-            60,
-        )
-    finally:
-        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 # ---- the proof ----------------------------------------------------------------------------
@@ -325,7 +323,7 @@ def test_admission_gives_the_static_verdict(
     case: Case, cluster: Cluster, policies: Installed
 ) -> None:
     rule = case.rule
-    _, original = case_objects(case)
+    original = case_objects(case)
     static = static_verdict(evaluate(rule, build(case)))
     completed, added = [], []
     for doc in original:
@@ -341,6 +339,12 @@ def test_admission_gives_the_static_verdict(
     tmpl = template_for(rule)
     judged = [d for d in completed if d.get("kind") in tmpl.kinds]
     context = [d for d in completed if tmpl.param_kind and d.get("kind") == tmpl.param_kind]
+    unsent = [
+        f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}: not sent (the policy does not "
+        "match its kind)"
+        for d in completed
+        if d not in judged and d not in context
+    ]
     assert judged, f"{case.name}: no object of a kind the policy matches ({', '.join(tmpl.kinds)})"
     env = case.meta.get("env")
     labels = {E2E_ENV_LABEL: env or "", RULE_LABEL: policy_name(rule), E2E_LABEL: "true"}
@@ -355,7 +359,7 @@ def test_admission_gives_the_static_verdict(
             assert 200 <= response.status < 300, (
                 f"creating {doc['metadata']['name']}: {response.data!r}"
             )
-        if context:
+        if tmpl.param_kind:
             time.sleep(SETTLE_SECONDS)
         answers = [
             (f"{d['kind']}/{d['metadata']['name']}", dry_run(cluster.api, d, namespace))
@@ -375,6 +379,9 @@ def test_admission_gives_the_static_verdict(
         assert static != "pass", f"a passing case is refused by the API server: {shown}"
         return
     judgement = admission_verdict(rule, answers)
+    judgement.notes += unsent
+    if added:
+        judgement.notes.append(f"completed for the API server: {'; '.join(added)}")
     where = f"environment {env or '(none: the rule default)'}"
     assert judgement.verdict == static, (
         f"{case.name} in {where}: admission says {judgement.verdict}, the static tier says "
@@ -451,7 +458,8 @@ def production_namespace(
         cluster, "adm-production", {ENVIRONMENT_LABEL: "production", E2E_LABEL: "true"}
     )
     try:
-        installed.apply(bindings)
+        installed.apply([*bindings, probe_binding("generated")])
+        wait_until_enforced(cluster, "generated")
         yield namespace
     finally:
         installed.remove()
