@@ -16,6 +16,8 @@ label `e2e.sre-platform.io/environment` instead of `sre-platform.io/environment`
 as they are: a bad Rollout in a production-labelled namespace is refused.
 
 How a case becomes API objects (explicit, in the report of a failing case):
+- each case gets a namespace of its own; objects naming another namespace (`production`)
+  are created there instead (no rule with an admission form reads the namespace's name);
 - cases are minimal manifests; what the API server requires and the rule does not look at
   is filled in (`creatable`: apps/v1 selectors from the template labels, a Job's
   restartPolicy, a CronJob's schedule) and the static tier judges the completed case again:
