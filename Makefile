@@ -10,18 +10,18 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint app-test static admission e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
+.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint app-test judge-test static admission e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## Install everything on a fresh machine (Debian packages, .venv, built tools); idempotent
+setup: ## Debian packages and .venv on a fresh machine (idempotent); each target builds the Go tools it needs
 	scripts/setup.sh
 
 venv: ## Create or refresh the Python environment only
 	scripts/setup.sh --python-only
 
-test: lint app-test conformance validate-selftest ## Every test of the project
+test: lint app-test judge-test conformance validate-selftest ## Every test of the project
 
 # validate needs a live environment: lab-deploy provides the lab's (the e2e session leaves the
 # lab up because `make e2e` started it, not the session). real-node runs the canary scenarios
@@ -30,33 +30,51 @@ conformance: static e2e lab-deploy validate real-node ## The main job: the three
 
 validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught, bad input (lab)
 	scripts/lab/lab.sh up
+	tools/build.sh argo-cd # its ArgoCD checks read the pinned CRDs
 	$(PYTEST) validate-selftest suites/validate/selftest
 
-lint: ## ruff (lint + format check), mypy (strict for app/), bandit, hadolint
+# The seed's lint stage (flake8, black, isort, mypy, bandit) with ruff standing in for the
+# first three: one tool, the same rules (pyproject.toml [tool.ruff]).
+lint: lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint ## ruff (flake8 + isort rules, black's format), mypy (strict for app/ and judge/), bandit, hadolint
+
+lint-flake8-isort: ## flake8 -> ruff check E/F/W (and bugbear, pyupgrade, simplify), isort -> ruff check I
 	$(VENV)/bin/ruff check .
+
+lint-black: ## black -> ruff format --check
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app/sre_platform
-	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform
-	$(VENV)/bin/hadolint Dockerfile
+
+lint-mypy: ## mypy, strict for the service (app/sre_platform) and the judge (judge/sre_judge)
+	$(VENV)/bin/mypy app/sre_platform judge/sre_judge
+
+lint-bandit: ## bandit (security) on the service and the judge
+	$(VENV)/bin/bandit -q -c pyproject.toml -r app/sre_platform judge/sre_judge
+
+lint-hadolint: ## hadolint on the Dockerfiles
+	$(VENV)/bin/hadolint Dockerfile judge/Dockerfile
 
 app-test: ## The service's unit and integration tests (real PostgreSQL and Redis), coverage >= 80%
 	$(PYTEST) app app/tests --cov --cov-report=term-missing --cov-fail-under=80
 
+judge-test: ## The canary judge's tests: statistics on known distributions, the service against a real Prometheus, its charts; coverage >= 80%
+	$(PYTEST) judge judge/tests --cov --cov-config=judge/coverage.ini --cov-report=term-missing
+
 # What the static tier needs and nothing more, so a fresh clone answers in minutes: the
 # locked Python environment, helm, actionlint, Argo Rollouts' condition evaluator, and the
-# CRDs it validates against (no controller, no cluster binaries).
+# CRDs it validates against (no controller, no cluster binaries). The tier uses no pytest
+# plugin from the environment (xdist, cov, ...): not loading them halves pytest's start.
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
-static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs)
+static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
 	scripts/setup.sh --python-only
 	tools/build.sh --manifests-only $(STATIC_TOOLS)
-	$(PYTEST) static suites/static
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
 	$(PY) -m policies.admission generate
 
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
+	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
 	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
 
 e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traffic (root; the node is brought up and down)
@@ -74,6 +92,7 @@ real-node: e2e-real-node ## e2e-real-node, then lab-deploy + validate of ENV=lab
 	scripts/node/node.sh down
 
 validate: ## pytest suites/validate --env $(ENV): post-deploy checks of one environment (read-only)
+	tools/build.sh helm
 	$(PYTEST) validate suites/validate --env $(ENV)
 
 lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOCD=1 adds ArgoCD

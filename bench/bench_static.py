@@ -3,7 +3,9 @@
 Prints `<name>: <value> <unit>` lines (docs/interfaces.md, Benchmarks):
   static-tier-warm-wall      the whole `pytest suites/static`, warm caches, best of N runs
   engine-objects-per-second  10,000 generated Deployments through every workload/manifest rule
-  <linter>-objects-per-second the comparison linter on the same files, in the same run
+  kube-score-objects-per-second  kube-score on the same files, round by round with the engine
+  engine-vs-kube-score       the ratio of the two (best rounds)
+  foreign-*                  each foreign-corpus repository through kube-score and the tier
 Exit 0 after measuring; non-zero only when it cannot measure (e.g. helm is not built).
 """
 
@@ -56,12 +58,16 @@ def tier_wall(runs: int) -> None:
         "--sarif",
         "",
     ]
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=False)  # warm the caches
+    # As `make static` runs it: no third-party pytest plugins (the tier needs none).
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)  # warm caches
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -157,18 +163,16 @@ def engine(files: list[Path], jobs: int) -> tuple[float, int, int, float, float]
     )
 
 
-def comparison_linter(files: list[Path], objects: int) -> None:
+def kube_score_binary() -> Path | None:
     try:
-        binary = tool_path("kube-score")
+        return tool_path("kube-score")
     except ToolMissing:
         binary = tool_dir("kube-score") / "kube-score" if _has_pin("kube-score") else None
-        if binary is None or not binary.is_file():
-            figure("kube-score", "not built (make tools); no comparison")
-            return
-    checks = subprocess.run(
-        [str(binary), "list"], capture_output=True, text=True, check=False
-    ).stdout
-    default_checks = [line for line in checks.splitlines() if line.strip().endswith(",default")]
+        return binary if binary is not None and binary.is_file() else None
+
+
+def kube_score(binary: Path, files: list[Path]) -> tuple[float, int]:
+    """(wall seconds, CRITICAL lines) of kube-score's default checks over `files`."""
     command = [
         str(binary),
         "score",
@@ -181,16 +185,121 @@ def comparison_linter(files: list[Path], objects: int) -> None:
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
+    return wall, sum(1 for line in proc.stdout.splitlines() if line.startswith("[CRITICAL]"))
+
+
+def side_by_side(files: list[Path], rounds: int) -> None:
+    """The engine (one process) and kube-score on the same files, interleaved round by round
+    so that both meet the same load; the best round of each is compared."""
+    binary = kube_score_binary()
+    engine_walls, score_walls = [], []
+    objects = findings = 0
+    parse_s = rule_s = 0.0
+    for _ in range(rounds):
+        wall, objects, findings, parse_s, rule_s = engine(files, 1)
+        engine_walls.append(wall)
+        if binary is not None:
+            score_walls.append(kube_score(binary, files)[0])
+    best = min(engine_walls)
+    figure("engine-objects-per-second", objects / best, f"objects/s (1 process, best of {rounds})")
+    figure(
+        "engine-objects-per-second-median",
+        objects / statistics.median(engine_walls),
+        "objects/s (1 process)",
+    )
+    figure(
+        "engine-parse-share", 100 * parse_s / (parse_s + rule_s), "% of engine time in YAML parsing"
+    )
+    figure(
+        "engine-rules-only-objects-per-second", objects / rule_s, "objects/s (rules, parsed input)"
+    )
+    figure("engine-findings", findings)
+    if binary is None:
+        figure("kube-score", "not built (make tools); no comparison")
+        return
+    checks = subprocess.run([str(binary), "list"], capture_output=True, text=True, check=False)
+    default_checks = [
+        line for line in checks.stdout.splitlines() if line.strip().endswith(",default")
+    ]
     figure("kube-score-version", "v1.20.0 (kube-linter: module proxy refuses it, not built)")
     figure("kube-score-checks", len(default_checks), "default checks")
-    figure("kube-score-wall", wall, "s")
-    figure("kube-score-objects-per-second", objects / wall, "objects/s")
+    figure("kube-score-wall", min(score_walls), "s")
     figure(
-        "kube-score-findings",
-        sum(1 for line in proc.stdout.splitlines() if line.startswith("[CRITICAL]")),
-        "critical lines",
+        "kube-score-objects-per-second", objects / min(score_walls), f"objects/s (best of {rounds})"
     )
-    return None
+    figure(
+        "kube-score-objects-per-second-median",
+        objects / statistics.median(score_walls),
+        "objects/s",
+    )
+    figure("engine-vs-kube-score", min(score_walls) / best, "x (best rounds; the goal is >= 2)")
+
+
+def foreign(tmp: Path) -> None:
+    """The foreign corpus (suites/static/foreign/): each repository's judged objects through
+    kube-score and through the tier (the whole `pytest suites/static --repo`, and the engine
+    alone), side by side; and the tier's tracebacks over the corpus (must be 0)."""
+    from fixtures.static.config import build_config
+    from fixtures.static.session import StaticSession, preflight
+    from policies.engine import run
+    from policies.errors import InputError
+
+    binary = kube_score_binary()
+    corpus = ROOT / "suites" / "static" / "foreign"
+    totals = {"objects": 0, "score": 0.0, "tier": 0.0, "engine": 0.0}
+    tracebacks = 0
+    for repo in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        command = [
+            sys.executable, "-m", "pytest", "suites/static", "--repo", str(repo), "-q",
+            "-p", "no:cacheprovider", "--sarif", "",
+        ]  # fmt: skip
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        started = time.perf_counter()
+        proc = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        tier = time.perf_counter() - started
+        tracebacks += (proc.stdout + proc.stderr).count("Traceback")
+        try:
+            config = build_config(ROOT, lambda o, r=repo: str(r) if o.dest == "repo" else None)
+            preflight(config)
+            session = StaticSession(config, load_catalogue(), [])
+            if session.render_failure() is not None:
+                raise InputError("does not render")
+        except InputError:
+            figure(
+                f"foreign-{repo.name}", f"bad input, tier exit {proc.returncode} in {tier:.2f} s"
+            )
+            continue
+        started = time.perf_counter()
+        run(session.catalogue, session.repo, rules=session.rules)
+        engine_wall = time.perf_counter() - started
+        judged = {id(o): o for b in session.repo.bundles for o in b.objects}
+        if session.repo.argocd is not None:
+            judged |= {id(o): o for o in session.repo.argocd.objects}
+        session.close()
+        path = tmp / f"{repo.name}.yaml"
+        path.write_text(yaml.dump_all([o.data for o in judged.values()], Dumper=Dumper))
+        score = kube_score(binary, [path])[0] if binary is not None else float("nan")
+        count = len(judged)
+        totals["objects"] += count
+        totals["score"] += score
+        totals["tier"] += tier
+        totals["engine"] += engine_wall
+        figure(
+            f"foreign-{repo.name}",
+            f"{count} objects: kube-score {score:.2f} s ({count / score:.0f} objects/s), "
+            f"tier {tier:.2f} s exit {proc.returncode} ({count / tier:.0f} objects/s), "
+            f"engine {engine_wall * 1000:.0f} ms ({count / max(engine_wall, 1e-9):.0f} objects/s)",
+        )
+    n = totals["objects"]
+    figure(
+        "foreign-objects-per-second",
+        f"kube-score {n / totals['score']:.0f}, tier {n / totals['tier']:.0f}, "
+        f"engine {n / max(totals['engine'], 1e-9):.0f}",
+        f"objects/s over {n} objects",
+    )
+    figure("foreign-tracebacks", tracebacks)
 
 
 def _has_pin(tool: str) -> bool:
@@ -211,6 +320,8 @@ def main() -> int:
     parser.add_argument(
         "--skip-tier", action="store_true", help="only the engine/linter comparison"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="engine/kube-score rounds")
+    parser.add_argument("--skip-foreign", action="store_true", help="no foreign-corpus run")
     args = parser.parse_args()
     try:
         tool_path("helm")
@@ -223,25 +334,14 @@ def main() -> int:
         files = generate(args.objects, args.per_file, Path(tmp))
         rules = load_catalogue().for_scope("workloads", "manifests")
         figure("engine-rules", len(rules), "workload/manifest rules")
-        wall, objects, findings, parse_s, rule_s = engine(files, 1)
-        figure("engine-objects-per-second", objects / wall, "objects/s (1 process)")
-        figure(
-            "engine-parse-share",
-            100 * parse_s / (parse_s + rule_s),
-            "% of engine time in YAML parsing",
-        )
-        figure(
-            "engine-rules-only-objects-per-second",
-            objects / rule_s,
-            "objects/s (rules, parsed input)",
-        )
-        figure("engine-findings", findings)
+        side_by_side(files, args.rounds)
         jobs = min(os.cpu_count() or 1, len(files))
         wall2, objects2, _, _, _ = engine(files, jobs)
         figure(
             "engine-objects-per-second-parallel", objects2 / wall2, f"objects/s ({jobs} processes)"
         )
-        comparison_linter(files, objects)
+        if not args.skip_foreign:
+            foreign(Path(tmp))
         figure(
             "load-average-1m",
             os.getloadavg()[0],

@@ -139,7 +139,8 @@ render sre-platform-bluegreen "$tmp.bluegreen" \
 # helm/values-production.yaml (namespace $namespace, Kubernetes $kube_version):
 #   1. release "sre-platform": the canary Rollout with an analysis after every weight step
 #      and a traffic router, its AnalysisTemplates (success rate, p99 latency, restarts of
-#      the canary's pods), the Services and the Ingress it names;
+#      the canary's pods, and the statistical judge: canary vs stable, docs/judge.md), the
+#      Services and the Ingress it names;
 #   2. release "sre-platform-bluegreen": the blue-green alternative (active and preview
 #      Services, pre-promotion analysis, manual promotion, scale-down delay, post-promotion
 #      analysis), without an Ingress.

@@ -13,8 +13,35 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.conditions import Phase, measure
-from policies.model import Bundle, Obj, PathKey
+from policies.conditions import Phase, measure, measure_value
+from policies.model import Bundle, Obj, PathKey, as_dict
+
+# Argo Rollouts v1.10's metric providers (v1alpha1.MetricProvider), by who decides a
+# measurement's phase: the metric's successCondition/failureCondition on the provider's
+# value (EvaluateResult), or the provider itself (a Job's exit, Kayenta's score).
+CONDITION_PROVIDERS = (
+    "prometheus",
+    "datadog",
+    "newRelic",
+    "wavefront",
+    "cloudWatch",
+    "graphite",
+    "influxdb",
+    "skywalking",
+    "web",
+)
+SELF_JUDGING_PROVIDERS = ("job", "kayenta")
+PROVIDERS = (*CONDITION_PROVIDERS, *SELF_JUDGING_PROVIDERS, "plugin")
+# Fields without which a query provider has nothing to run (one of each tuple); the CRD
+# schema already requires cloudWatch's, newRelic's, web's, job's and kayenta's own.
+QUERY_FIELDS = {
+    "prometheus": ("query",),
+    "datadog": ("query", "queries"),
+    "graphite": ("query",),
+    "influxdb": ("query",),
+    "skywalking": ("query",),
+    "wavefront": ("query",),
+}
 
 ARG_PLACEHOLDER = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -75,7 +102,7 @@ class AnalysisRef:
 
 def rollout_strategy(rollout: Obj) -> tuple[str | None, dict[str, Any]]:
     """("canary" or "blueGreen", its spec), or (None, {}) when the Rollout declares neither."""
-    spec = rollout.get("spec", "strategy") or {}
+    spec = as_dict(rollout.get("spec", "strategy"))
     for name in ("canary", "blueGreen"):
         if isinstance(spec.get(name), dict):
             return name, spec[name]
@@ -194,8 +221,25 @@ class Metric:
             return None
 
     @property
+    def provider(self) -> str | None:
+        """The provider's name (`prometheus`, `web`, ...), None unless exactly one is set."""
+        spec = self.data.get("provider")
+        names = list(spec) if isinstance(spec, dict) else []
+        return str(names[0]) if len(names) == 1 else None
+
+    @property
+    def provider_spec(self) -> dict[str, Any]:
+        spec = self.data.get("provider")
+        value = spec.get(self.provider) if isinstance(spec, dict) and self.provider else None
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def has_condition(self) -> bool:
+        return bool(self.text("successCondition") or self.text("failureCondition"))
+
+    @property
     def query(self) -> str | None:
-        prometheus = (self.data.get("provider") or {}).get("prometheus")
+        prometheus = as_dict(self.data.get("provider")).get("prometheus")
         if isinstance(prometheus, dict) and prometheus.get("query"):
             return substitute(str(prometheus["query"]), self.args)
         return None
@@ -215,6 +259,10 @@ class Metric:
         return measure(
             self.text("successCondition"), self.text("failureCondition"), result, scalar=self.scalar
         )
+
+    def value_phase(self, value: Any) -> Phase:
+        """The phase of a web measurement whose jsonPath gave this JSON value (None = null)."""
+        return measure_value(self.text("successCondition"), self.text("failureCondition"), value)
 
     def ref_label(self) -> str:
         return f'{self.template.kind}/{self.template.name} metric "{self.name}"'

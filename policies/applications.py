@@ -12,7 +12,16 @@ from typing import Any
 import yaml
 
 from policies.gotemplate import TemplateError, render
-from policies.model import Bundle, Obj, PathKey, Violation, get_path
+from policies.model import (
+    Bundle,
+    Obj,
+    PathKey,
+    Severity,
+    Violation,
+    as_dict,
+    as_list,
+    get_path,
+)
 from policies.trees import merge
 from policies.yamlio import KubeLoader
 
@@ -41,11 +50,21 @@ class AppView:
         return f"{self.obj.ref} (generated Application {self.name})"
 
     def violation(
-        self, message: str, path: tuple[PathKey, ...] = (), fix: str | None = None
+        self,
+        message: str,
+        path: tuple[PathKey, ...] = (),
+        fix: str | None = None,
+        severity: Severity | None = None,
     ) -> Violation:
         v = self.obj.violation(message, path=(*self.base, *path), fix=fix)
         return Violation(
-            subject=self.label, message=v.message, file=v.file, doc=v.doc, path=v.path, fix=fix
+            subject=self.label,
+            message=v.message,
+            file=v.file,
+            doc=v.doc,
+            path=v.path,
+            fix=fix,
+            severity=severity,
         )
 
     def sources(self) -> list[tuple[tuple[PathKey, ...], dict[str, Any]]]:
@@ -83,18 +102,18 @@ def _go_substitute(node: Any, element: dict[str, Any], strict: bool) -> Any:
 def _elements(appset: Obj) -> list[dict[str, Any]]:
     return [
         e
-        for generator in appset.get("spec", "generators") or []
+        for generator in as_list(appset.get("spec", "generators"))
         if isinstance(generator, dict)
-        for e in ((generator.get("list") or {}).get("elements") or [])
+        for e in as_list(as_dict(generator.get("list")).get("elements"))
         if isinstance(e, dict)
     ]
 
 
 def expand(appset: Obj) -> tuple[list[dict[str, Any]], list[str]]:
     """The Applications an ApplicationSet's list generators produce, and rendering errors."""
-    template = appset.get("spec", "template") or {}
+    template = as_dict(appset.get("spec", "template"))
     go = appset.get("spec", "goTemplate") is True
-    strict = "missingkey=error" in (appset.get("spec", "goTemplateOptions") or [])
+    strict = "missingkey=error" in as_list(appset.get("spec", "goTemplateOptions"))
     patch = appset.get("spec", "templatePatch")
     apps, errors = [], []
     for index, element in enumerate(_elements(appset) or [{}]):
@@ -130,13 +149,14 @@ def applications(bundle: Bundle) -> list[AppView]:
     for appset in bundle.of_kind("ApplicationSet"):
         apps, _ = expand(appset)
         for index, rendered in enumerate(apps):
-            meta = rendered.get("metadata") or {}
+            rendered = as_dict(rendered)
+            meta = as_dict(rendered.get("metadata"))
             views.append(
                 AppView(
                     appset,
                     str(meta.get("name") or f"{appset.name}[{index}]"),
-                    rendered.get("spec") or {},
-                    meta.get("labels") or {},
+                    as_dict(rendered.get("spec")),
+                    as_dict(meta.get("labels")),
                     ("spec", "template", "spec"),
                     element=str(index),
                     metadata=meta,
@@ -151,10 +171,10 @@ def app_env(view: AppView, envs: list[str]) -> str | None:
     for key, value in view.labels.items():
         if (key in ENV_LABELS or str(key).endswith("/environment")) and value in envs:
             return str(value)
-    namespace = str((view.spec.get("destination") or {}).get("namespace") or "")
+    namespace = str(as_dict(view.spec.get("destination")).get("namespace") or "")
     texts = [namespace, view.name]
     for _, source in view.sources():
-        texts.extend(str(f) for f in (source.get("helm") or {}).get("valueFiles") or [])
+        texts.extend(str(f) for f in as_list(as_dict(source.get("helm")).get("valueFiles")))
     for text in texts:
         tokens = set(re.split(r"[^a-z0-9]+", text.lower()))
         for env in envs:
@@ -165,7 +185,7 @@ def app_env(view: AppView, envs: list[str]) -> str | None:
 
 def automated(spec: dict[str, Any]) -> dict[str, Any] | None:
     """An Application spec's `syncPolicy.automated` settings, None when it syncs by hand."""
-    auto = (spec.get("syncPolicy") or {}).get("automated")
+    auto = as_dict(spec.get("syncPolicy")).get("automated")
     if auto is None or (isinstance(auto, dict) and auto.get("enabled") is False):
         return None
     return auto if isinstance(auto, dict) else {}

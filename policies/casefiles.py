@@ -181,7 +181,8 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
             },
             templates=spec.get("templates") or {},
         )
-    files = frozenset(str(f) for f in data.get("files") or [])
+    texts = {str(name): str(text) for name, text in (data.get("texts") or {}).items()}
+    files = frozenset([*(str(f) for f in data.get("files") or []), *texts])
     return Repo(
         root=".",
         bundles=bundles,
@@ -192,6 +193,8 @@ def _repo_case(data: dict[str, Any], shown: str, facts: Facts, case: Case) -> Re
         facts=facts,
         files=files,
         environments=data.get("environments") or {},
+        texts=texts,
+        commits=frozenset(data["commits"]) if "commits" in data else None,
     )
 
 

@@ -7,7 +7,7 @@ Everything is validated at load time so a broken rule file is one clear error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,7 +24,24 @@ RULES_DIR = POLICIES_DIR / "rules"
 CASES_DIR = POLICIES_DIR / "cases"
 
 REQUIRED_KEYS = ("id", "title", "severity", "rationale", "remediation", "scope", "check")
-OPTIONAL_KEYS = ("environments", "params", "references", "admission")
+OPTIONAL_KEYS = ("environments", "params", "references", "profile", "admission")
+
+# `general` rules hold for any repository; `sre-platform` rules are this repository's own
+# conventions (the seed's file names, thresholds and steps, its service's metrics): on for
+# this repository, and for another only when its configuration turns the profile on.
+PROFILES = ("general", "sre-platform")
+
+# Environment names teams use for the ones the rules' `environments:` severities name.
+ENV_ALIASES = {
+    "prod": "production",
+    "prd": "production",
+    "stage": "staging",
+    "stg": "staging",
+    "development": "dev",
+    "develop": "dev",
+}
+# Namespaces of plain manifests that name an environment (and so pick its severities).
+ENVIRONMENT_NAMES = ("dev", "staging", "production", "lab", *ENV_ALIASES)
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Rule:
     file: Path
     environments: Mapping[str, Severity] = field(default_factory=dict)
     references: tuple[str, ...] = ()
+    profile: str = "general"
     # The rule is also enforced at admission (policies/admission/, deploy/admission/).
     admission: bool = False
 
@@ -49,8 +67,10 @@ class Rule:
 
     def severity_in(self, env: str | None) -> Severity:
         """The rule's severity in an environment (`environments:` overrides the default)."""
-        if env is not None and env in self.environments:
-            return self.environments[env]
+        if env is not None:
+            for name in (env, ENV_ALIASES.get(env, env)):
+                if name in self.environments:
+                    return self.environments[name]
         return self.severity
 
     def severity_summary(self) -> str:
@@ -71,6 +91,10 @@ class Catalogue:
 
     def for_scope(self, *scopes: str) -> list[Rule]:
         return [rule for rule in self.rules if rule.scope in scopes]
+
+    def in_profiles(self, profiles: Collection[str]) -> list[Rule]:
+        """The rules a repository with these profiles turned on is judged by."""
+        return [rule for rule in self.rules if rule.profile in profiles]
 
     def get(self, rule_id: str) -> Rule:
         try:
@@ -119,6 +143,9 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
         bound = spec.bind(params)
     except ValueError as err:
         raise CatalogueError(f"{where}: {err}") from None
+    profile = data.get("profile", "general")
+    if profile not in PROFILES:
+        raise CatalogueError(f"{where}: profile {profile!r} is not one of {', '.join(PROFILES)}")
     if not isinstance(data.get("admission", False), bool):
         raise CatalogueError(f"{where}: admission must be true or false")
     envs = data.get("environments") or {}
@@ -136,6 +163,7 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
         file=path,
         environments={str(k): _severity(v, f"{where}: environments.{k}") for k, v in envs.items()},
         references=tuple(str(r) for r in data.get("references") or ()),
+        profile=profile,
         admission=data.get("admission", False),
     )
 

@@ -132,3 +132,9 @@ def evaluator() -> Evaluator:
 def measure(success: str | None, failure: str | None, result: Any, *, scalar: bool) -> Phase:
     """The phase Argo Rollouts gives a Prometheus measurement with this result."""
     return evaluator().evaluate(success, failure, encode_result(result, scalar=scalar))[0]
+
+
+def measure_value(success: str | None, failure: str | None, value: Any) -> Phase:
+    """The phase Argo Rollouts gives a web measurement whose jsonPath selected `value` (as
+    encoding/json decodes the response: numbers are float64, null is nil)."""
+    return evaluator().evaluate(success, failure, {"value": value})[0]

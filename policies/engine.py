@@ -92,25 +92,37 @@ def evaluate(rule: Rule, repo: Repo) -> list[Finding]:
         try:
             for violation in violations:
                 finding = Finding(
-                    rule=rule, violation=violation, severity=severity, target=target, env=env
+                    rule=rule,
+                    violation=violation,
+                    severity=_capped(severity, violation.severity),
+                    target=target,
+                    env=env,
                 )
                 key = finding.text()
                 if key not in seen:
                     seen.add(key)
                     findings.append(finding)
-        except Exception as err:  # a bug in a check must not hide the other rules' results
+        except Exception as err:  # a check that meets what it did not expect: one finding
             frame = traceback.extract_tb(err.__traceback__)[-1]
             message = (
-                f"internal error in check {rule.check.name!r}: {type(err).__name__}: {err} "
-                f"(at {frame.filename}:{frame.lineno}); please report it"
+                f"cannot judge it: check {rule.check.name!r} stopped on "
+                f"{type(err).__name__}: {err} (at {frame.filename}:{frame.lineno}); an "
+                "object here may have a field of the wrong type (the schema test names it), "
+                "else this is a bug in the check: please report it"
             )
             crash = Violation(
-                subject=target, message=message, fix="fix the check in policies/checks/"
+                subject=target, message=message, fix="fix the object, or the check in policies/"
             )
             findings.append(
                 Finding(rule=rule, violation=crash, severity=Severity.ERROR, target=target, env=env)
             )
     return findings
+
+
+def _capped(severity: Severity, cap: Severity | None) -> Severity:
+    if cap is Severity.WARNING and severity is Severity.ERROR:
+        return Severity.WARNING
+    return severity
 
 
 def run(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.errors import InputError, MissingInput
-from policies.model import Bundle, Facts, Obj
+from policies.model import CLUSTER_SCOPED, Bundle, Facts, Obj
 from policies.service_metrics import service_metrics
 from policies.sources import (
     Chart,
@@ -25,7 +25,7 @@ from policies.sources import (
     parse_dockerfile,
 )
 from policies.workflows import Workflow, WorkflowSet, parse_makefile
-from policies.yamlio import load_documents, load_mapping, parse_documents, read_text
+from policies.yamlio import load_mapping, parse_documents, read_text
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -33,6 +33,11 @@ _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 def rel(path: Path, root: Path) -> str:
     """A path as shown to people: repository-relative when inside the repository."""
+    if path.is_absolute() and root.is_absolute() and ".." not in path.parts:
+        try:  # the common case, without resolve()'s system calls
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -47,17 +52,44 @@ def objects_from_helm(text: str, chart_dir: str, namespace: str | None, origin: 
             continue
         match = _SOURCE.search(chunk)
         source = match.group(1) if match else ""
-        template = f"{chart_dir}/{source.split('/', 1)[1]}" if "/" in source else chart_dir
+        prefix = f"{chart_dir}/" if chart_dir not in ("", ".") else ""
+        template = f"{prefix}{source.split('/', 1)[1]}" if "/" in source else chart_dir
         for doc in parse_documents(chunk, f"{origin} ({source or 'helm output'})"):
             if isinstance(doc, dict) and doc.get("kind"):
                 objects.append(Obj(doc, template, 0, rendered=True, default_namespace=namespace))
     return objects
 
 
+def is_test_hook(obj: Obj) -> bool:
+    """A Helm test hook (`helm.sh/hook: test`, or the older test-success/test-failure)."""
+    annotations = obj.metadata.get("annotations")
+    hook = annotations.get("helm.sh/hook") if isinstance(annotations, dict) else None
+    return isinstance(hook, str) and any(
+        part.strip() in ("test", "test-success", "test-failure") for part in hook.split(",")
+    )
+
+
+def without_test_hooks(objects: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """(objects to judge, Helm test hooks): test hooks run only on `helm test`, never in a
+    release or an Argo CD sync (Argo CD skips them), so the workload rules do not judge
+    them; the tier lists them as skipped."""
+    kept: list[Obj] = []
+    hooks: list[Obj] = []
+    for obj in objects:
+        (hooks if is_test_hook(obj) else kept).append(obj)
+    return kept, hooks
+
+
 def objects_from_file(path: Path, root: Path, namespace: str | None = None) -> list[Obj]:
-    shown = rel(path, root)
+    return objects_from_text(read_text(path, "manifest"), rel(path, root), namespace, str(path))
+
+
+def objects_from_text(
+    text: str, shown: str, namespace: str | None = None, name: str | None = None
+) -> list[Obj]:
+    """The Kubernetes objects of a YAML stream (Lists unpacked); `shown` names the file."""
     objects = []
-    for index, doc in enumerate(load_documents(path, "manifest")):
+    for index, doc in enumerate(parse_documents(text, name or shown)):
         if doc is None:
             continue
         if not isinstance(doc, dict):
@@ -66,24 +98,31 @@ def objects_from_file(path: Path, root: Path, namespace: str | None = None) -> l
             )
         if doc.get("kind") == "List":
             for item in doc.get("items") or []:
-                objects.append(Obj(item, shown, index, default_namespace=namespace))
+                if isinstance(item, dict):
+                    objects.append(Obj(item, shown, index, default_namespace=namespace))
         elif doc:
             objects.append(Obj(doc, shown, index, default_namespace=namespace))
     return objects
 
 
 def split_by_env(name: str, objects: list[Obj], envs: Iterable[str], facts: Facts) -> list[Bundle]:
-    """Plain manifests grouped by namespace, so an environment's severity applies to its objects."""
+    """Plain manifests grouped by namespace, so an environment's severity applies to its objects;
+    cluster-scoped objects belong to every group (a Rollout finds its ClusterAnalysisTemplate)."""
     known = set(envs)
     groups: dict[str | None, list[Obj]] = {}
+    shared = [obj for obj in objects if obj.kind in CLUSTER_SCOPED]
     for obj in objects:
+        if obj.kind in CLUSTER_SCOPED:
+            continue
         namespace = obj.metadata.get("namespace")
         env = namespace if namespace in known else None
         groups.setdefault(env, []).append(obj)
+    if shared and not groups:
+        groups[None] = []
     bundles = []
     for env, members in sorted(groups.items(), key=lambda kv: kv[0] or ""):
         label = f"{name} ({env})" if env else name
-        bundles.append(Bundle(label, members, env=env, facts=facts))
+        bundles.append(Bundle(label, [*members, *shared], env=env, facts=facts))
     return bundles
 
 
@@ -155,48 +194,58 @@ class RepoInputs:
     environments: tuple[str, ...]
     chart_dir: Path | None = None
     values: dict[str, Path] = field(default_factory=dict)
-    argocd_dir: Path | None = None
+    argocd_dir: Path | None = None  # names the Argo CD bundle; its files are argocd_files
+    argocd_files: tuple[Path, ...] = ()
     workflows_dir: Path | None = None
     scripts: tuple[Path, ...] = ()
     dockerfiles: tuple[Path, ...] = ()
     service_dir: Path | None = None
     generated: tuple[str, ...] = ()  # argocd files rendered from the chart: judged through it
+    manifests: tuple[Path, ...] = ()  # plain Kubernetes manifests
+    stdin_manifests: str | None = None  # manifests piped in (kustomize build output)
     makefile: Path | None = None
     pyproject: Path | None = None
 
 
-def build_repo(inputs: RepoInputs, renders: Iterable[Rendered]) -> Repo:
+STDIN = "<stdin>"
+
+
+def manifest_objects(inputs: RepoInputs) -> list[Obj]:
+    """The plain manifests' objects (files, then what came on stdin)."""
+    objects = [obj for path in inputs.manifests for obj in objects_from_file(path, inputs.root)]
+    if inputs.stdin_manifests is not None:
+        objects += objects_from_text(inputs.stdin_manifests, STDIN)
+    return objects
+
+
+def build_repo(
+    inputs: RepoInputs, renders: Iterable[Rendered], environment_names: Iterable[str] = ()
+) -> Repo:
+    """The engine's view of a repository; `environment_names` are namespaces that name an
+    environment (for the severities of plain manifests)."""
     root = inputs.root
     facts = load_facts(inputs.service_dir, root)
     chart_path = rel(inputs.chart_dir, root) if inputs.chart_dir else ""
-    bundles = [
-        Bundle(
-            r.name,
-            objects_from_helm(r.manifest, chart_path, r.namespace, r.name),
-            env=r.env,
-            facts=facts,
-            values_files=r.values_files,
+    bundles = []
+    for r in renders:
+        judged, hooks = without_test_hooks(
+            objects_from_helm(r.manifest, chart_path, r.namespace, r.name)
         )
-        for r in renders
-    ]
+        bundle = Bundle(r.name, judged, env=r.env, facts=facts, values_files=r.values_files)
+        bundle.skipped = hooks
+        bundles.append(bundle)
+    known_envs = {*inputs.environments, *environment_names}
     argocd = None
-    if inputs.argocd_dir is not None:
-        if not inputs.argocd_dir.is_dir():
-            raise MissingInput(f"{inputs.argocd_dir}: argocd folder does not exist")
-        objects = [
-            obj
-            for path in sorted(
-                [*inputs.argocd_dir.glob("*.yaml"), *inputs.argocd_dir.glob("*.yml")]
-            )
-            for obj in objects_from_file(path, root)
-        ]
-        generated = {f"{rel(inputs.argocd_dir, root)}/{name}" for name in inputs.generated}
+    if inputs.argocd_files:
+        label = rel(inputs.argocd_dir, root) if inputs.argocd_dir else "argocd"
+        objects = [obj for path in inputs.argocd_files for obj in objects_from_file(path, root)]
+        generated = {f"{label}/{name}" for name in inputs.generated}
         standalone = [obj for obj in objects if obj.file not in generated]
-        argocd_bundles = split_by_env(
-            rel(inputs.argocd_dir, root), standalone, inputs.environments, facts
-        )
-        bundles.extend(argocd_bundles)
-        argocd = Bundle(rel(inputs.argocd_dir, root), objects, facts=facts)
+        bundles.extend(split_by_env(label, standalone, known_envs, facts))
+        argocd = Bundle(label, objects, facts=facts)
+    manifests = manifest_objects(inputs)
+    if manifests:
+        bundles.extend(split_by_env("manifests", manifests, known_envs, facts))
     workflows = None
     if inputs.workflows_dir is not None:
         workflows = load_workflows(inputs.workflows_dir, root, inputs.makefile, inputs.pyproject)

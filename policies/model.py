@@ -17,6 +17,22 @@ from typing import Any
 PathKey = str | int
 
 
+# Kinds without a namespace: findings name them Kind/name, and every namespace's bundle of
+# plain manifests sees them (a Rollout finds its ClusterAnalysisTemplate).
+CLUSTER_SCOPED = frozenset(
+    {
+        "ClusterAnalysisTemplate",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Namespace",
+        "PriorityClass",
+        "IngressClass",
+        "StorageClass",
+        "CustomResourceDefinition",
+    }
+)
+
+
 class Severity(StrEnum):
     """How a finding counts: an error fails the tier, a warning is reported only."""
 
@@ -28,6 +44,11 @@ class Severity(StrEnum):
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a mapping, else an empty one (YAML may hold anything anywhere)."""
     return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a list, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def get_path(data: Any, path: Sequence[PathKey], default: Any = None) -> Any:
@@ -87,7 +108,9 @@ class Obj:
 
     @property
     def ref(self) -> str:
-        """`Kind/namespace/name`, how findings name an object."""
+        """`Kind/namespace/name` (`Kind/name` when cluster-scoped), how findings name it."""
+        if self.kind in CLUSTER_SCOPED:
+            return f"{self.kind}/{self.name}"
         return f"{self.kind}/{self.namespace}/{self.name}"
 
     def get(self, *path: PathKey, default: Any = None) -> Any:
@@ -101,6 +124,7 @@ class Obj:
         detail: str = "",
         values_key: str | None = None,
         fix: str | None = None,
+        severity: Severity | None = None,
     ) -> Violation:
         """A violation about this object; `detail` adds e.g. `container "app"` to the subject."""
         subject = f"{self.ref} {detail}" if detail else self.ref
@@ -113,6 +137,7 @@ class Obj:
             rendered=self.rendered,
             values_key=values_key,
             fix=fix,
+            severity=severity,
         )
 
 
@@ -129,6 +154,9 @@ class Violation:
     rendered: bool = False
     values_key: str | None = None
     fix: str | None = None
+    # At most this severity: a check that cannot judge something (an analysis provider it
+    # cannot run) says so as a warning, never as an error the rule's severity would make it.
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +185,7 @@ class Bundle:
     env: str | None = None
     facts: Facts = field(default_factory=Facts)
     values_files: tuple[str, ...] = ()
+    skipped: list[Obj] = field(default_factory=list, repr=False)  # not judged (Helm test hooks)
     _by_kind: dict[str, list[Obj]] | None = field(default=None, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -163,6 +165,41 @@ class Repo:
     facts: Facts = field(default_factory=Facts)
     files: frozenset[str] | None = None  # the repository's files when not on disk (rule cases)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # file contents of a rule case
+    commits: frozenset[str] | None = None  # the repository's commits in a rule case
+
+    def is_commit(self, sha: str) -> bool | None:
+        """Whether `sha` is a commit of this repository; None when git cannot tell (no git
+        history here, or a shallow clone that may simply not have fetched it)."""
+        if self.commits is not None:
+            return sha in self.commits
+        git = shutil.which("git")
+        if git is None:
+            return None
+        found = subprocess.run(  # noqa: S603 (git with a validated hex SHA)
+            [git, "-C", self.root, "cat-file", "-e", f"{sha}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+        if found.returncode == 0:
+            return True
+        shallow = subprocess.run(  # noqa: S603
+            [git, "-C", self.root, "rev-parse", "--is-shallow-repository"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return False if shallow.returncode == 0 and shallow.stdout.strip() == "false" else None
+
+    def read(self, relative: str) -> str | None:
+        """A repository file's text, or None when it does not exist (or cannot be read)."""
+        relative = relative.strip("/").removeprefix("./")
+        if self.files is not None:
+            return self.texts.get(relative)
+        try:
+            return (Path(self.root) / relative).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def exists(self, relative: str) -> bool:
         """Whether a repository-relative path exists (file or directory)."""

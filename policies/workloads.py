@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from policies.model import Bundle, Obj, PathKey, Violation, as_dict
+from policies.model import Bundle, Obj, PathKey, Violation, as_dict, as_list
 
 # kind -> path of the pod template (metadata + spec) inside the object
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -53,7 +54,7 @@ class Container:
     def declared_ports(self) -> tuple[set[int], set[str]]:
         """The containerPort numbers and port names the container declares."""
         numbers, names = set(), set()
-        for port in self.data.get("ports") or []:
+        for port in as_list(self.data.get("ports")):
             if isinstance(port, dict):
                 if isinstance(port.get("containerPort"), int):
                     numbers.add(port["containerPort"])
@@ -62,9 +63,12 @@ class Container:
         return numbers, names
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PodTemplate:
-    """A pod template and the workload that owns it (what findings name)."""
+    """A pod template and the workload that owns it (what findings name).
+
+    Every workload rule reads the same few parts of it; they are looked up once (cached
+    properties: the objects are read-only)."""
 
     owner: Obj
     holder: Obj
@@ -74,27 +78,27 @@ class PodTemplate:
     def kind(self) -> str:
         return self.owner.kind
 
-    @property
+    @cached_property
     def template(self) -> dict[str, Any]:
         return as_dict(self.holder.get(*self.path) if self.path else self.holder.data)
 
-    @property
+    @cached_property
     def metadata(self) -> dict[str, Any]:
         return as_dict(self.template.get("metadata"))
 
-    @property
+    @cached_property
     def labels(self) -> dict[str, Any]:
         return as_dict(self.metadata.get("labels"))
 
-    @property
+    @cached_property
     def spec(self) -> dict[str, Any]:
         return as_dict(self.template.get("spec"))
 
-    @property
+    @cached_property
     def spec_path(self) -> tuple[PathKey, ...]:
         return (*self.path, "spec")
 
-    @property
+    @cached_property
     def security(self) -> dict[str, Any]:
         return as_dict(self.spec.get("securityContext"))
 
@@ -103,8 +107,18 @@ class PodTemplate:
         return self.owner.kind in SERVING_KINDS
 
     def containers(self, init: bool = True) -> list[Container]:
+        return self._all_containers if init else self._main_containers
+
+    @cached_property
+    def _all_containers(self) -> list[Container]:
+        return self._containers(("initContainers", "containers"))
+
+    @cached_property
+    def _main_containers(self) -> list[Container]:
+        return self._containers(("containers",))
+
+    def _containers(self, fields: tuple[str, ...]) -> list[Container]:
         found: list[Container] = []
-        fields = ("initContainers", "containers") if init else ("containers",)
         for field_name in fields:
             items = self.spec.get(field_name)
             if not isinstance(items, list):
@@ -211,7 +225,7 @@ def selects(selector: Any, labels: dict[str, Any]) -> bool:
         return False
     if any(k not in labels or str(labels[k]) != str(v) for k, v in match_labels.items()):
         return False
-    return all(_expression_holds(e, labels) for e in selector.get("matchExpressions") or [])
+    return all(_expression_holds(e, labels) for e in as_list(selector.get("matchExpressions")))
 
 
 def _expression_holds(expr: Any, labels: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """Read YAML the way the Kubernetes tooling does, and find the line of any value later.
 
-Parsing uses libyaml (CSafeLoader) for speed; line numbers are only needed for the few
-objects that have findings, so a `YamlLocator` composes the node tree lazily on demand.
+Parsing uses yaml-rs where it reads YAML exactly as PyYAML does (`fastyaml.py`), else
+libyaml (CSafeLoader); line numbers are only needed for the few objects that have findings,
+so a `YamlLocator` composes PyYAML's node tree lazily on demand.
 Timestamps stay strings (as in sigs.k8s.io/yaml), so `"2026-01-01"`-like values in
 manifests are not turned into dates behind the user's back.
 """
@@ -15,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from policies.errors import InputError, MissingInput
+from policies import fastyaml
+from policies.errors import EX_NOINPUT, InputError, MissingInput
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,6 +44,8 @@ def read_text(path: Path, what: str = "file") -> str:
         raise InputError(f"{path}: expected a {what}, found a directory") from None
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: {what} is not UTF-8 text ({err.reason})") from None
+    except OSError as err:  # unreadable: permissions, a symlink loop, a FIFO gone wrong
+        raise InputError(f"{path}: cannot read the {what}: {err.strerror}", EX_NOINPUT) from None
 
 
 _PARSED: dict[str, list[Any]] = {}
@@ -75,15 +79,28 @@ def parse_documents(text: str, name: str) -> list[Any]:
     return docs
 
 
+def _pyyaml(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=KubeLoader))
+
+
 def _parse(text: str, name: str) -> list[Any]:
+    fast = fastyaml.documents(text, _pyyaml)
+    if fast is not None:
+        return fast
     try:
-        return list(yaml.load_all(text, Loader=KubeLoader))
+        return _pyyaml(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}" if mark else name
         raise InputError(f"{where}: malformed YAML: {err.problem or err.context}") from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (binary data)
+        line = text[: err.position].count("\n") + 1
+        raise InputError(
+            f"{name}:{line}: malformed YAML: {err.reason} (character {err.character!r})"
+        ) from None
     except yaml.YAMLError as err:
-        raise InputError(f"{name}: malformed YAML: {err}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{name}: malformed YAML: {first}") from None
 
 
 def load_documents(path: Path, what: str = "YAML file") -> list[Any]:

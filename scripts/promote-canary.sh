@@ -22,16 +22,20 @@ e.g. sre-platform) in environment <env> (a file in environments/: $(sp_known_env
 
 Actions:
   status    show the rollout (steps, weights, ReplicaSets, AnalysisRuns) and its phase
-  promote   canary: leave the current pause and go to the next step;
+  promote   canary: promote to full rollout (100% on the new version, the remaining
+            steps, pauses and analysis skipped); with --step only the next step;
             blue-green: switch the active Service to the new version
   abort     stop the update: all traffic and replicas back to the stable version
             (the rollout becomes Degraded until retried or updated)
   retry     restart an aborted update from its first step
 
 Options:
-  --full              with promote: skip every remaining step, pause and analysis
-                      (an emergency shortcut; the analysis is what makes a canary safe)
-  --force             with promote: promote even when the rollout is not paused
+  --step              with promote on a canary: leave the current pause and go to the
+                      next step only (the analysis of the later steps still runs)
+  --full              with promote: skip every remaining step, pause and analysis (the
+                      default for a canary; with blue-green it also skips the
+                      post-promotion analysis)
+  --force             with promote --step: promote even when the rollout is not paused
                       (skips the step in progress, including a running analysis)
   --wait              after the action (or with status), wait until the rollout is Healthy
   --until STATE       with --wait: healthy (default) or paused (the next pause, e.g.
@@ -61,18 +65,20 @@ Exit codes:
 
 Examples:
   scripts/promote-canary.sh status production sre-platform
-  scripts/promote-canary.sh promote production sre-platform --wait --until paused
+  scripts/promote-canary.sh promote production sre-platform --wait
+  scripts/promote-canary.sh promote production sre-platform --step --wait --until paused
   scripts/promote-canary.sh abort staging sre-platform
   scripts/promote-canary.sh status production sre-platform --wait --timeout 45m
 USAGE
 }
 
-action="" env="" app="" full=false force=false wait=false until=healthy timeout="" expect_tag=""
+action="" env="" app="" full=false step=false force=false wait=false until=healthy timeout="" expect_tag=""
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --full) full=true ;;
+    --step) step=true ;;
     --force) force=true ;;
     --wait) wait=true ;;
     --until) sp_need_value "$1" $#; until=$2; shift ;;
@@ -102,7 +108,9 @@ case "$action" in
 esac
 [[ "$until" == healthy || "$until" == paused ]] || sp_usage_error "--until must be healthy or paused, not '$until'"
 $full && [[ "$action" != promote ]] && sp_usage_error "--full only applies to promote"
-$force && [[ "$action" != promote ]] && sp_usage_error "--force only applies to promote"
+$step && [[ "$action" != promote ]] && sp_usage_error "--step only applies to promote"
+$step && $full && sp_usage_error "--step and --full exclude each other"
+$force && ! $step && sp_usage_error "--force only applies to promote --step"
 if [[ -n "$timeout" ]] && ! $wait; then
   sp_usage_error "--timeout only applies with --wait"
 fi
@@ -185,13 +193,19 @@ case "$action" in
     if [[ "$phase" == Degraded ]]; then
       sp_die "$SP_EX_FAIL" "$where is Degraded ($state); use 'retry' to restart the update, or fix and update it"
     fi
-    if [[ "$phase" != Paused ]] && ! $full && ! $force; then
-      sp_die "$SP_EX_FAIL" "$where is not paused ($state): promoting now would skip the step in progress; wait for the pause, or pass --force (or --full)"
+    blue_green=$(sp_rollout_field "$app" '{.spec.strategy.blueGreen}')
+    # The seed's "promote canary to full rollout": a canary goes to 100% unless --step;
+    # blue-green's promote is the switch of the active Service (its analysis still runs).
+    if [[ -z "$blue_green" ]] && ! $step; then
+      full=true
+    fi
+    if $step && [[ "$phase" != Paused ]] && ! $force; then
+      sp_die "$SP_EX_FAIL" "$where is not paused ($state): promoting one step now would skip the step in progress; wait for the pause, or pass --force"
     fi
     args=(promote "$app")
     $full && args+=(--full)
-    sp_log "promoting $where (was: $state)"
-    $full && sp_warn "--full skips every remaining step and analysis"
+    sp_log "promoting $where$($full && echo " to full rollout") (was: $state)"
+    $full && sp_warn "a full promotion skips every remaining step and analysis (--step promotes one step)"
     sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" "${args[@]}" >&2 ||
       sp_die "$SP_EX_FAIL" "kubectl argo rollouts promote failed for $where"
     finish "$marker"

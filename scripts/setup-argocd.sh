@@ -28,7 +28,7 @@ Where the manifests come from (versioned, never 'latest' or 'stable'):
   Argo Rollouts \$SRE_PLATFORM_CACHE/tools/argo-rollouts/$rollouts_version/manifests/install.yaml, else
                 https://github.com/argoproj/argo-rollouts/releases/download/$rollouts_version/install.yaml
   --manifests-dir DIR overrides both (air-gapped installs): DIR/argo-cd-install.yaml,
-  DIR/argo-rollouts-install.yaml and, with --dashboard, DIR/argo-rollouts-dashboard-install.yaml.
+  DIR/argo-rollouts-install.yaml and (unless --no-dashboard) DIR/argo-rollouts-dashboard-install.yaml.
 
 Options:
   --env ENV            use the cluster of environments/ENV.yaml (default: kubectl's current context)
@@ -39,7 +39,8 @@ Options:
                          applicationset  argocd/applicationset.yaml, all environments from one template
                          none            only the ArgoCD configuration and the AppProject
   --ha                 ArgoCD's high-availability manifests (needs at least 3 nodes)
-  --dashboard          also install the Argo Rollouts dashboard
+  --no-dashboard       do not install the Argo Rollouts dashboard (installed by default; in the
+                       lab it runs as a local process, docs/argocd-lab.md)
   --manifests-dir DIR  local copies of the upstream manifests (see above)
   --timeout DURATION   how long to wait for the controllers (default 5m)
   --dry-run            send everything with 'kubectl apply --dry-run=server'; change nothing
@@ -64,12 +65,12 @@ Exit codes:
 
 Examples:
   scripts/setup-argocd.sh --context my-eks-cluster
-  scripts/setup-argocd.sh --env staging --apps applicationset --dashboard
+  scripts/setup-argocd.sh --env staging --apps applicationset --no-dashboard
   scripts/setup-argocd.sh --env production --dry-run
 USAGE
 }
 
-env="" apps=applications ha=false dashboard=false manifests_dir="" timeout=5m dry_run=false lab=false
+env="" apps=applications ha=false dashboard=true manifests_dir="" timeout=5m dry_run=false lab=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -80,7 +81,8 @@ while [[ $# -gt 0 ]]; do
     --apps) sp_need_value "$1" $#; apps=$2; shift ;;
     --apps=*) apps=${1#*=} ;;
     --ha) ha=true ;;
-    --dashboard) dashboard=true ;;
+    --dashboard) dashboard=true ;; # the default; kept so older invocations still work
+    --no-dashboard) dashboard=false ;;
     --manifests-dir) sp_need_value "$1" $#; manifests_dir=$2; shift ;;
     --manifests-dir=*) manifests_dir=${1#*=} ;;
     --timeout) sp_need_value "$1" $#; timeout=$2; shift ;;

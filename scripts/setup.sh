@@ -4,25 +4,29 @@
 set -euo pipefail
 
 usage() {
-  cat <<USAGE
-Usage: scripts/setup.sh [--python-only] [--no-tools]
+  cat <<'USAGE'
+Usage: scripts/setup.sh [--python-only] [--tools]
 
-  (no option)     Debian packages (the lab's and its real node's), the Python environment
-                  (.venv) and the built Go tools
-  --python-only   only create or refresh .venv (exactly the versions of uv.lock)
-  --no-tools      everything but the Go tools
+  (no option)     Debian packages (the lab's and its real node's) and the Python
+                  environment (.venv, exactly uv.lock). The pinned Go tools are built by the
+                  make targets that need them, when they first run (make static: helm,
+                  actionlint, the condition evaluator; the lab: the Kubernetes components...),
+                  so the first results come minutes after a fresh clone, not after every build
+  --python-only   only create or refresh .venv: the versions of uv.lock, extra packages kept
+  --tools         also build every pinned Go tool now (what `make tools` does)
 
 Exit codes: 0 ok, 64 bad arguments, 69 a package or tool could not be installed.
 USAGE
 }
 
 python_only=false
-with_tools=true
+with_tools=false
 for arg in "$@"; do
   case "$arg" in
     -h|--help) usage; exit 0 ;;
     --python-only) python_only=true ;;
-    --no-tools) with_tools=false ;;
+    --tools) with_tools=true ;;
+    --no-tools) with_tools=false ;; # the default; kept for older invocations
     *) echo "setup: unknown option '$arg'" >&2; usage >&2; exit 64 ;;
   esac
 done
@@ -92,9 +96,13 @@ ensure_uv() {
 install_python() {
   ensure_uv
   # --locked: a pyproject.toml changed without `uv lock` is an error, not a silent re-resolve.
-  # Never download a Python: the machine's python3 (>= 3.11) is the interpreter.
+  # Never download a Python: the machine's python3 (>= 3.11) is the interpreter. A full
+  # setup makes .venv exactly the lock; --python-only (what `make static` runs first) only
+  # adds and updates, so it never removes a package someone is using in this venv.
+  local exact=()
+  $python_only && exact=(--inexact)
   if ! UV_PROJECT_ENVIRONMENT="$here/.venv" UV_PYTHON_DOWNLOADS=never \
-    "$uv" sync --locked --extra dev --python python3 --quiet; then
+    "$uv" sync --locked "${exact[@]}" --extra dev --python python3 --quiet; then
     echo "setup: uv could not install the locked Python packages into .venv" \
       "(after editing pyproject.toml, run: $uv lock)" >&2
     exit 69

@@ -198,6 +198,9 @@ copy_manifests() { # copy_manifests <tool> <version> <out>: CRDs (and more) from
       mkdir -p "$out/crds" "$out/manifests"
       cp "$src"/manifests/crds/*-crd.yaml "$out/crds/"
       cp "$src/manifests/install.yaml" "$out/manifests/install.yaml"
+      if [[ "$tool" == argo-rollouts ]]; then
+        cp "$src/manifests/dashboard-install.yaml" "$out/manifests/dashboard-install.yaml"
+      fi
       ;;
     kwok)
       # The Stage CRD and upstream's default stages: the lab applies them as objects, so
@@ -268,6 +271,8 @@ is_built() { # is_built <tool> <version>
     return
   fi
   [[ -f "$dir/.complete" ]] || return 1
+  # A manifest added to copy_manifests since the tool was built (the Rollouts dashboard).
+  [[ "$1" != argo-rollouts || -f "$dir/manifests/dashboard-install.yaml" ]] || return 1
   for b in $(binaries "$1"); do
     [[ -x "$dir/$b" ]] || return 1
   done

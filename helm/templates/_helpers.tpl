@@ -212,6 +212,15 @@ would abort a healthy release. */}}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if $v.analysis.judge.enabled }}
+{{- $j := $v.analysis.judge }}
+{{- if gt (float64 $j.score.marginal) (float64 $j.score.pass) }}
+{{- fail (printf "analysis.judge.score.marginal (%v) must not be above analysis.judge.score.pass (%v)" $j.score.marginal $j.score.pass) }}
+{{- end }}
+{{- if le (addf $j.latency.weight $j.latencyTail.weight $j.errors.weight) 0.0 }}
+{{- fail "analysis.judge: the weights of latency, latencyTail and errors sum to 0: nothing would be scored" }}
+{{- end }}
+{{- end }}
 {{- if le (int $v.progressDeadlineSeconds) (int $v.minReadySeconds) }}
 {{- fail "progressDeadlineSeconds must be greater than minReadySeconds" }}
 {{- end }}

@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.analysis import (
+    CONDITION_PROVIDERS,
+    PROVIDERS,
+    QUERY_FIELDS,
+    SELF_JUDGING_PROVIDERS,
     Metric,
     analysis_refs,
     find_template,
@@ -23,7 +27,7 @@ from policies.analysis import (
     templates_in_use,
 )
 from policies.conditions import Phase
-from policies.model import Bundle, Obj, Violation, get_path
+from policies.model import Bundle, Obj, Severity, Violation, as_list, get_path
 from policies.promql import PromQLError, parse
 from policies.registry import REQUIRED, Params, check
 from policies.sources import Repo
@@ -47,10 +51,17 @@ def templates_exist(bundle: Bundle, params: Params) -> Iterator[Violation]:
                         else "AnalysisTemplate"
                     )
                     known = ", ".join(sorted(o.name for o in bundle.of_kind(kind))) or "none"
+                    cluster = bool(item.get("clusterScope"))
+                    where = (
+                        f"in this repository (found: {known}); a ClusterAnalysisTemplate is "
+                        "often installed apart, so its args are not checked"
+                        if cluster
+                        else f"rendered (rendered: {known})"
+                    )
                     yield rollout.violation(
-                        f'{ref.label} references {kind} "{name}", which is not rendered '
-                        f"(rendered: {known})",
+                        f'{ref.label} references {kind} "{name}", which is not {where}',
                         path=ref.path,
+                        severity=Severity.WARNING if cluster else None,
                     )
                     continue
                 declared |= {str(a.get("name")) for a in template_args(template)}
@@ -97,47 +108,78 @@ def _template_problems(template: Obj) -> Iterator[Violation]:
         yield template.violation(f'metric name "{name}" is used twice', path=("spec", "metrics"))
     dry = {
         str(d.get("metricName"))
-        for d in template.get("spec", "dryRun") or []
+        for d in as_list(template.get("spec", "dryRun"))
         if isinstance(d, dict)
     }
     for metric in metrics:
-        label = f'metric "{metric.name}"'
-        providers = list((metric.data.get("provider") or {}).keys())
-        if len(providers) != 1:
+        yield from _metric_problems(template, metric, dry)
+
+
+def _metric_problems(template: Obj, metric: Metric, dry: set[str]) -> Iterator[Violation]:
+    label = f'metric "{metric.name}"'
+    provider_spec = metric.data.get("provider")
+    providers = list(provider_spec) if isinstance(provider_spec, dict) else []
+    provider_path = (*metric.path, "provider")
+    if len(providers) != 1:
+        yield template.violation(f"{label} has {len(providers)} providers", path=provider_path)
+    name = metric.provider
+    if name is not None and name not in PROVIDERS:
+        yield template.violation(
+            f"{label}: unknown provider {name!r}",
+            path=provider_path,
+            fix=f"use one of Argo Rollouts' providers: {', '.join(PROVIDERS)}",
+        )
+    if name in CONDITION_PROVIDERS and name != "web" and not metric.has_condition:
+        yield template.violation(
+            f"{label} has neither successCondition nor failureCondition, so every measurement "
+            "succeeds",
+            path=metric.path,
+        )
+    if name in SELF_JUDGING_PROVIDERS and metric.has_condition:
+        decides = "the Job's exit" if name == "job" else "Kayenta's score against its threshold"
+        yield template.violation(
+            f"{label}: a {name} metric ignores successCondition and failureCondition ({decides} "
+            "decides the measurement)",
+            path=metric.path,
+            fix="remove the conditions; judge inside the Job (exit non-zero to fail)"
+            if name == "job"
+            else "remove the conditions; set kayenta.threshold.pass and marginal",
+            severity=Severity.WARNING,
+        )
+    if name == "plugin" and not metric.has_condition:
+        yield template.violation(
+            f"{label}: cannot judge whether this plugin metric can fail without a condition "
+            "(the plugin decides)",
+            path=metric.path,
+            fix="check that the plugin fails a bad measurement, or add a successCondition",
+            severity=Severity.WARNING,
+        )
+    for fields in [QUERY_FIELDS[name]] if name in QUERY_FIELDS else []:
+        if not any(metric.provider_spec.get(f) for f in fields):
             yield template.violation(
-                f"{label} has {len(providers)} providers", path=(*metric.path, "provider")
+                f"{label}: {name} provider has no {' or '.join(fields)}", path=provider_path
             )
-        if not metric.text("successCondition") and not metric.text("failureCondition"):
-            yield template.violation(
-                f"{label} has neither successCondition nor failureCondition, so every measurement "
-                "succeeds",
-                path=metric.path,
-            )
-        count = metric.integer("count")
-        failure_limit = metric.integer("failureLimit") or 0
-        success_limit = metric.integer("consecutiveSuccessLimit") or 0
-        if count is not None and count < failure_limit + success_limit:
-            yield template.violation(
-                f"{label}: count {count} is below failureLimit + consecutiveSuccessLimit "
-                f"({failure_limit + success_limit})",
-                path=metric.path,
-            )
-        if count is not None and count > 1 and not metric.text("interval"):
-            yield template.violation(f"{label}: count {count} needs an interval", path=metric.path)
-        if failure_limit < 0 and failure_limit != -1:
-            yield template.violation(
-                f"{label}: failureLimit {failure_limit} is negative", path=metric.path
-            )
-        if metric.name in dry or "*" in dry:
-            yield template.violation(
-                f"{label} runs in dryRun, so its failures never abort a rollout",
-                path=("spec", "dryRun"),
-                fix="remove the metric from spec.dryRun",
-            )
-        if "prometheus" in providers and not metric.query:
-            yield template.violation(
-                f"{label}: prometheus provider has no query", path=(*metric.path, "provider")
-            )
+    count = metric.integer("count")
+    failure_limit = metric.integer("failureLimit") or 0
+    success_limit = metric.integer("consecutiveSuccessLimit") or 0
+    if count is not None and count < failure_limit + success_limit:
+        yield template.violation(
+            f"{label}: count {count} is below failureLimit + consecutiveSuccessLimit "
+            f"({failure_limit + success_limit})",
+            path=metric.path,
+        )
+    if count is not None and count > 1 and not metric.text("interval"):
+        yield template.violation(f"{label}: count {count} needs an interval", path=metric.path)
+    if failure_limit < 0 and failure_limit != -1:
+        yield template.violation(
+            f"{label}: failureLimit {failure_limit} is negative", path=metric.path
+        )
+    if metric.name in dry or "*" in dry:
+        yield template.violation(
+            f"{label} runs in dryRun, so its failures never abort a rollout",
+            path=("spec", "dryRun"),
+            fix="remove the metric from spec.dryRun",
+        )
 
 
 NO_DATA_FIX = (
@@ -146,33 +188,66 @@ NO_DATA_FIX = (
 )
 
 
+_CONSEQUENCE = {
+    Phase.SUCCESSFUL: "counts as success",
+    Phase.INCONCLUSIVE: "is Inconclusive (the rollout pauses instead of aborting)",
+    Phase.ERROR: "makes the condition error (Error phase, retried until consecutiveErrorLimit)",
+}
+
+
 @check("no-data-fails", "manifests")
 def no_data_fails(bundle: Bundle, params: Params) -> Iterator[Violation]:
-    """An empty vector (no traffic, wrong labels) or NaN (0/0) must fail the measurement."""
+    """An empty vector (no traffic, wrong labels) or NaN (0/0) must fail the measurement.
+
+    Prometheus results are probed exactly ([] and [NaN], or NaN for a scalar); a web metric's
+    null (an endpoint with nothing to report) must not pass; job and kayenta metrics return
+    no value to be empty; the other providers' empty results the tier cannot evaluate, and
+    it says so as a warning."""
     for template, args, _ in templates_in_use(bundle):
         for metric in metrics_of(template, args):
-            if metric.query is None:
-                continue
-            for label, value in (("no data (empty result)", None), ("NaN", math.nan)):
-                if metric.scalar and value is None:
-                    continue
-                phase = metric.phase(value)
-                if phase is not Phase.FAILED:
-                    consequence = {
-                        Phase.SUCCESSFUL: "counts as success",
-                        Phase.INCONCLUSIVE: (
-                            "is Inconclusive (the rollout pauses instead of aborting)"
-                        ),
-                        Phase.ERROR: (
-                            "makes the condition error (Error phase, retried until "
-                            "consecutiveErrorLimit)"
-                        ),
-                    }[phase]
+            provider = metric.provider
+            condition = (
+                "successCondition" if metric.text("successCondition") else "failureCondition"
+            )
+            path = (*metric.path, condition)
+            if provider == "prometheus" and metric.query is not None:
+                for label, value in (("no data (empty result)", None), ("NaN", math.nan)):
+                    if metric.scalar and value is None:
+                        continue
+                    phase = metric.phase(value)
+                    if phase is not Phase.FAILED:
+                        yield template.violation(
+                            f'metric "{metric.name}": {label} {_CONSEQUENCE[phase]}',
+                            path=path,
+                            fix=NO_DATA_FIX,
+                        )
+            elif provider == "web" and metric.has_condition:
+                phase = metric.value_phase(None)
+                if phase in (Phase.SUCCESSFUL, Phase.INCONCLUSIVE):
                     yield template.violation(
-                        f'metric "{metric.name}": {label} {consequence}',
-                        path=(*metric.path, "successCondition"),
-                        fix=NO_DATA_FIX,
+                        f'metric "{metric.name}": a null value at its jsonPath '
+                        f"{_CONSEQUENCE[phase]}",
+                        path=path,
+                        fix="judge with a successCondition (null then fails or errors), not "
+                        "only a failureCondition",
+                        severity=None if phase is Phase.SUCCESSFUL else Severity.WARNING,
                     )
+            elif provider in CONDITION_PROVIDERS and provider != "web" and metric.has_condition:
+                yield template.violation(
+                    f'metric "{metric.name}": cannot judge what an empty {provider} result '
+                    "does to its condition (the tier evaluates Prometheus and web results)",
+                    path=path,
+                    fix=f"check that the condition fails when {provider} returns no data",
+                    severity=Severity.WARNING,
+                )
+            elif provider == "plugin" and metric.has_condition:
+                yield template.violation(
+                    f'metric "{metric.name}": cannot judge what an empty plugin result does '
+                    "to its condition",
+                    path=path,
+                    fix="check that the condition fails when the plugin returns no data",
+                    severity=Severity.WARNING,
+                )
 
 
 def _classify(metric: Metric, params: Params) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from policies.analysis import rollout_strategy
 from policies.applications import app_env, applications, automated, expand
-from policies.model import Bundle, Obj, Violation, get_path
+from policies.model import Bundle, Obj, Severity, Violation, as_dict, as_list, get_path
 from policies.registry import REQUIRED, Params, check
 from policies.sources import Repo
 from policies.trees import diff
@@ -53,6 +53,7 @@ def production_manual_sync(bundle: Bundle, params: Params) -> Iterator[Violation
 def project_not_default(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
         project = view.spec.get("project")
+        project = project if isinstance(project, str) else None
         if not project or project == "default":
             yield view.violation(f"uses project {project or '(none)'!r}", ("project",))
     for appset in bundle.of_kind("ApplicationSet"):
@@ -82,7 +83,7 @@ def pinned_revision(bundle: Bundle, params: Params) -> Iterator[Violation]:
 @check("destination", "manifests")
 def destination(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for view in applications(bundle):
-        destination = view.spec.get("destination") or {}
+        destination = as_dict(view.spec.get("destination"))
         if not destination.get("server") and not destination.get("name"):
             yield view.violation("destination names no cluster (server or name)", ("destination",))
         namespace = destination.get("namespace")
@@ -97,7 +98,7 @@ def applicationset_missingkey(bundle: Bundle, params: Params) -> Iterator[Violat
     for appset in bundle.of_kind("ApplicationSet"):
         if appset.get("spec", "goTemplate") is not True:
             yield appset.violation("does not use goTemplate: true", path=("spec", "goTemplate"))
-        options = appset.get("spec", "goTemplateOptions") or []
+        options = as_list(appset.get("spec", "goTemplateOptions"))
         if "missingkey=error" not in options:
             yield appset.violation(
                 "goTemplateOptions lacks missingkey=error, so a missing key renders as <no value>",
@@ -114,13 +115,13 @@ def applicationset_missingkey(bundle: Bundle, params: Params) -> Iterator[Violat
 @check("project-restrictions", "manifests")
 def project_restrictions(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for project in bundle.of_kind("AppProject"):
-        if "*" in (project.get("spec", "sourceRepos") or ["*"]):
+        if "*" in (as_list(project.get("spec", "sourceRepos")) or ["*"]):
             yield project.violation(
                 "sourceRepos allows any repository",
                 path=("spec", "sourceRepos"),
                 fix="list the Git repositories the project may deploy from",
             )
-        destinations = project.get("spec", "destinations") or []
+        destinations = as_list(project.get("spec", "destinations"))
         if not destinations:
             yield project.violation("has no destinations", path=("spec", "destinations"))
         for index, dest in enumerate(destinations):
@@ -137,7 +138,7 @@ def project_restrictions(bundle: Bundle, params: Params) -> Iterator[Violation]:
                     f"destinations[{index}] allows every cluster",
                     path=("spec", "destinations", index),
                 )
-        for index, entry in enumerate(project.get("spec", "clusterResourceWhitelist") or []):
+        for index, entry in enumerate(as_list(project.get("spec", "clusterResourceWhitelist"))):
             if isinstance(entry, dict) and entry.get("group") == "*" and entry.get("kind") == "*":
                 yield project.violation(
                     "clusterResourceWhitelist allows every cluster-scoped kind",
@@ -181,7 +182,7 @@ def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violat
     """ignoreDifferences hides drift from Argo CD: it must name one object and one field."""
     broad = set(params["broad_pointers"])
     for view in applications(bundle):
-        for index, entry in enumerate(view.spec.get("ignoreDifferences") or []):
+        for index, entry in enumerate(as_list(view.spec.get("ignoreDifferences"))):
             if not isinstance(entry, dict):
                 continue
             where = ("ignoreDifferences", index)
@@ -192,9 +193,7 @@ def ignore_differences_scoped(bundle: Bundle, params: Params) -> Iterator[Violat
                     where,
                     fix="name the one object whose field is managed outside git",
                 )
-            pointers = list(entry.get("jsonPointers") or []) + list(
-                entry.get("jqPathExpressions") or []
-            )
+            pointers = as_list(entry.get("jsonPointers")) + as_list(entry.get("jqPathExpressions"))
             wide = sorted(p for p in pointers if _as_pointer(str(p)) in broad)
             if wide or not (pointers or entry.get("managedFieldsManagers")):
                 shown = ", ".join(map(str, wide)) or "no field at all (the whole object)"
@@ -278,27 +277,49 @@ def rollout_matches_chart(repo: Repo, params: Params) -> Iterator[Violation]:
 
 @check("value-files-exist", "repo")
 def value_files_exist(repo: Repo, params: Params) -> Iterator[Violation]:
+    """Chart paths and value files an Application takes from this repository exist in it.
+
+    Which repoURL is this repository is not written anywhere the tier can read, so a repoURL
+    counts as this repository when one of its paths exists here (or it has none); a path of
+    another repoURL is reported as a warning that the tier cannot tell, never as an error."""
     if repo.argocd is None:
         return
-    for view in applications(repo.argocd):
-        for path, source in view.sources():
-            chart_path = str(source.get("path") or "")
-            if not chart_path or "{{" in chart_path:
-                continue
-            if not repo.exists(chart_path):
+    found = [
+        (view, path, source, str(source.get("path") or ""))
+        for view in applications(repo.argocd)
+        for path, source in view.sources()
+    ]
+    here = {""} | {
+        str(source.get("repoURL") or "")
+        for _, _, source, chart_path in found
+        if chart_path and "{{" not in chart_path and repo.exists(chart_path)
+    }
+    for view, path, source, chart_path in found:
+        if not chart_path or "{{" in chart_path:
+            continue
+        url = str(source.get("repoURL") or "")
+        if not repo.exists(chart_path):
+            if url in here:
                 yield view.violation(
                     f"source path {chart_path!r} does not exist in the repository", (*path, "path")
                 )
+            else:
+                yield view.violation(
+                    f"source path {chart_path!r} is not in this repository; cannot tell whether "
+                    f"{url} is this repository (none of its paths is here)",
+                    (*path, "path"),
+                    severity=Severity.WARNING,
+                )
+            continue
+        for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
+            value_file = str(value_file)
+            if "{{" in value_file or value_file.startswith("$"):
                 continue
-            for index, value_file in enumerate((source.get("helm") or {}).get("valueFiles") or []):
-                value_file = str(value_file)
-                if "{{" in value_file or value_file.startswith("$"):
-                    continue
-                if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
-                    yield view.violation(
-                        f"helm valueFile {value_file!r} does not exist under {chart_path}",
-                        (*path, "helm", "valueFiles", index),
-                    )
+            if not repo.exists(f"{chart_path.rstrip('/')}/{value_file}"):
+                yield view.violation(
+                    f"helm valueFile {value_file!r} does not exist under {chart_path}",
+                    (*path, "helm", "valueFiles", index),
+                )
 
 
 _YQ_PATH = re.compile(r"(?<![\w$})\]])\.((?:[A-Za-z_][\w-]*)(?:\.[A-Za-z_][\w-]*)+)\s*\|?=(?!=)")
@@ -377,4 +398,52 @@ def gitops_image_key(repo: Repo, params: Params) -> Iterator[Violation]:
                 file=env_values.file,
                 line=1,
                 fix=f"set {key} in {env_values.file}: each environment's tag lives there",
+            )
+
+
+def _project_refs(bundle: Bundle) -> Iterator[tuple[Obj, str, tuple[str, ...]]]:
+    """(object, project, path) of every Application and ApplicationSet template."""
+    for app in bundle.of_kind("Application"):
+        yield app, str(app.get("spec", "project") or ""), ("spec", "project")
+    for appset in bundle.of_kind("ApplicationSet"):
+        path = ("spec", "template", "spec", "project")
+        yield appset, str(appset.get(*path) or ""), path
+
+
+@check("project-exists", "repo")
+def project_exists(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    created = {project.name for project in repo.argocd.of_kind("AppProject")}
+    for obj, project, path in _project_refs(repo.argocd):
+        # "default" is ArgoCD's own; a templated project is project-not-default's finding.
+        if project in ("", "default") or "{{" in project or project in created:
+            continue
+        yield obj.violation(
+            f'uses AppProject "{project}", which no file in {repo.argocd.name}/ creates',
+            path=path,
+        )
+
+
+@check("standalone-files", "repo")
+def standalone_files(repo: Repo, params: Params) -> Iterator[Violation]:
+    if repo.argocd is None:
+        return
+    projects = repo.argocd.of_kind("AppProject")
+    for obj, project, path in _project_refs(repo.argocd):
+        if project in ("", "default") or "{{" in project:
+            continue
+        if not any(p.name == project and p.file == obj.file for p in projects):
+            yield obj.violation(
+                f'uses AppProject "{project}", which {obj.file} does not create itself: '
+                f"`kubectl apply -f {obj.file}` alone leaves it without its project",
+                path=path,
+            )
+    first: dict[str, Obj] = {}
+    for project in projects:
+        seen = first.setdefault(project.name, project)
+        if seen is not project and seen.data != project.data:
+            changes = diff(project.data, seen.data, there=f"in {seen.file}")
+            yield project.violation(
+                f"differs from the copy in {seen.file}: {'; '.join(changes[:3])}"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Obj, Violation
+from policies.model import Bundle, Obj, Violation, as_dict, as_list
 from policies.registry import Params, check
 from policies.workloads import PodTemplate, fewest_pods, pod_templates, selects
 
@@ -127,11 +127,11 @@ def zone_spread(bundle: Bundle, params: Params) -> Iterator[Violation]:
 
 
 def _anti_affinity_terms(pod: PodTemplate) -> list[dict[str, Any]]:
-    anti = (pod.spec.get("affinity") or {}).get("podAntiAffinity") or {}
-    terms = list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
-    for weighted in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
+    anti = as_dict(as_dict(pod.spec.get("affinity")).get("podAntiAffinity"))
+    terms = list(as_list(anti.get("requiredDuringSchedulingIgnoredDuringExecution")))
+    for weighted in as_list(anti.get("preferredDuringSchedulingIgnoredDuringExecution")):
         if isinstance(weighted, dict):
-            terms.append(weighted.get("podAffinityTerm") or {})
+            terms.append(as_dict(weighted.get("podAffinityTerm")))
     return [t for t in terms if isinstance(t, dict)]
 
 
@@ -145,7 +145,7 @@ def pod_anti_affinity(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for pod in serving(bundle):
         terms = _anti_affinity_terms(pod)
         if not any(
-            t.get("topologyKey") in keys and selects(t.get("labelSelector"), pod.labels)
+            str(t.get("topologyKey")) in keys and selects(t.get("labelSelector"), pod.labels)
             for t in terms
         ):
             problem = (

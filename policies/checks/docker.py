@@ -105,7 +105,7 @@ def healthcheck(dockerfile: Dockerfile, params: Params) -> Iterator[Violation]:
         yield dockerfile.violation(
             "the final stage has no HEALTHCHECK",
             line=dockerfile.stages[-1].line if dockerfile.stages else 1,
-            fix="add HEALTHCHECK CMD that probes /healthz",
+            fix="add a HEALTHCHECK whose CMD probes the health endpoint",
         )
 
 

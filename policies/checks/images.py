@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from policies.model import Bundle, Violation
+import yaml
+
+from policies.model import Bundle, Violation, get_path
 from policies.registry import Params, check
+from policies.sources import Repo
 from policies.workloads import PodTemplate, split_image
 
 
@@ -57,4 +60,43 @@ def pull_policy(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Vi
                 container=container,
                 field=("imagePullPolicy",),
                 values_key="image.pullPolicy",
+            )
+
+
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@check("tag-is-commit", "repo", key="image.tag")
+def tag_is_commit(repo: Repo, params: Params) -> Iterator[Violation]:
+    """Each environment's image tag is one CI produced: the full SHA of a commit of this
+    repository (CI tags every image with github.sha; the GitOps update and rollback.sh
+    write it). A tag that is no commit here was typed by hand or copied from elsewhere, and
+    `git log` can no longer say what an environment runs."""
+    key = str(params["key"]).split(".")
+    for env, data in sorted(repo.environments.items()):
+        gitops = data.get("gitops") if isinstance(data, dict) else None
+        values_file = str((gitops or {}).get("values_file") or "")
+        text = repo.read(values_file) if values_file else None
+        if text is None:
+            continue
+        values = yaml.safe_load(text) or {}
+        tag = get_path(values, tuple(key)) if isinstance(values, dict) else None
+        if tag is None:
+            continue
+        subject = f"environment {env}"
+        if not COMMIT_SHA.match(str(tag)):
+            yield Violation(
+                subject,
+                f"{params['key']} is {tag!r}, not the 40-hex commit SHA CI tags images with",
+                file=values_file,
+                values_key=params["key"],
+            )
+            continue
+        known = repo.is_commit(str(tag))
+        if known is False:
+            yield Violation(
+                subject,
+                f"{params['key']} {tag} is not a commit of this repository",
+                file=values_file,
+                values_key=params["key"],
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Obj, Violation
+from policies.model import Bundle, Obj, Violation, as_dict, as_list
 from policies.registry import Params, check
 from policies.workloads import pod_templates, selects, selects_map
 
@@ -34,7 +34,7 @@ def service_selects_pods(bundle: Bundle, params: Params) -> Iterator[Violation]:
             n, m = container.declared_ports()
             numbers |= n
             names |= m
-        for index, port in enumerate(service.get("spec", "ports") or []):
+        for index, port in enumerate(as_list(service.get("spec", "ports"))):
             if not isinstance(port, dict):
                 continue
             target = port.get("targetPort", port.get("port"))
@@ -52,11 +52,9 @@ def _ingress_backends(ingress: Obj) -> Iterator[tuple[tuple[Any, ...], dict[str,
     default = ingress.get("spec", "defaultBackend", "service")
     if isinstance(default, dict):
         yield ("spec", "defaultBackend", "service"), default
-    for r, rule in enumerate(ingress.get("spec", "rules") or []):
-        for p, path in enumerate(
-            (rule.get("http") or {}).get("paths") or [] if isinstance(rule, dict) else []
-        ):
-            service = (path.get("backend") or {}).get("service") if isinstance(path, dict) else None
+    for r, rule in enumerate(as_list(ingress.get("spec", "rules"))):
+        for p, path in enumerate(as_list(as_dict(as_dict(rule).get("http")).get("paths"))):
+            service = as_dict(as_dict(path).get("backend")).get("service")
             if isinstance(service, dict):
                 yield ("spec", "rules", r, "http", "paths", p, "backend", "service"), service
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict, as_list
 from policies.registry import REQUIRED, Params, check
 from policies.workloads import Container, PodTemplate
 
@@ -69,8 +69,8 @@ def non_root_ids(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
 def drop_capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     allowed = set(params["allowed_add"])
     for container in pod.containers():
-        caps = container.security.get("capabilities") or {}
-        drop = {str(c).upper() for c in caps.get("drop") or []}
+        caps = as_dict(container.security.get("capabilities"))
+        drop = {str(c).upper() for c in as_list(caps.get("drop"))}
         if "ALL" not in drop:
             yield pod.violation(
                 "capabilities.drop does not contain ALL",
@@ -78,7 +78,7 @@ def drop_capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Itera
                 field=("securityContext", "capabilities"),
             )
         added = sorted(
-            {str(c).upper().removeprefix("CAP_") for c in caps.get("add") or []} - allowed
+            {str(c).upper().removeprefix("CAP_") for c in as_list(caps.get("add"))} - allowed
         )
         if added:
             yield pod.violation(
@@ -94,9 +94,9 @@ def drop_capabilities(pod: PodTemplate, bundle: Bundle, params: Params) -> Itera
 
 @check("seccomp-profile", "workloads", allowed=["RuntimeDefault", "Localhost"])
 def seccomp_profile(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
-    pod_type = (pod.security.get("seccompProfile") or {}).get("type")
+    pod_type = as_dict(pod.security.get("seccompProfile")).get("type")
     for container in pod.containers():
-        own = (container.security.get("seccompProfile") or {}).get("type")
+        own = as_dict(container.security.get("seccompProfile")).get("type")
         effective = own or pod_type
         if effective not in params["allowed"]:
             shown = "not set" if effective is None else repr(effective)
@@ -121,7 +121,7 @@ def host_namespaces(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterato
 @check("volume-types", "workloads", allowed=REQUIRED)
 def volume_types(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     allowed = set(params["allowed"])
-    for index, volume in enumerate(pod.spec.get("volumes") or []):
+    for index, volume in enumerate(as_list(pod.spec.get("volumes"))):
         if not isinstance(volume, dict):
             continue
         kinds = sorted(set(volume) - {"name"} - allowed)
@@ -136,7 +136,7 @@ def volume_types(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[V
 @check("no-host-ports", "workloads")
 def no_host_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     for container in pod.containers():
-        for index, port in enumerate(container.data.get("ports") or []):
+        for index, port in enumerate(as_list(container.data.get("ports"))):
             if isinstance(port, dict) and port.get("hostPort"):
                 yield pod.violation(
                     f"port {port.get('containerPort')} binds hostPort {port['hostPort']}",
@@ -148,8 +148,9 @@ def no_host_ports(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[
 @check("proc-mount-sysctls", "workloads", safe_sysctls=REQUIRED)
 def proc_mount_sysctls(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     safe = set(params["safe_sysctls"])
-    for index, sysctl in enumerate(pod.security.get("sysctls") or []):
+    for index, sysctl in enumerate(as_list(pod.security.get("sysctls"))):
         name = sysctl.get("name") if isinstance(sysctl, dict) else None
+        name = name if isinstance(name, str) else None
         if name not in safe:
             yield pod.violation(
                 f"sysctl {name!r} is not in the safe set",

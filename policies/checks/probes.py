@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict
 from policies.registry import REQUIRED, Params, check
 from policies.workloads import Container, PodTemplate
 
@@ -69,7 +69,7 @@ def declared_port(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[
 def _pre_stop(container: Container) -> tuple[bool, float | None]:
     """(whether the container has a preStop hook, its pause in seconds when the hook is a
     sleep action; None for exec/httpGet hooks, whose length is unknown)."""
-    pre_stop = (container.data.get("lifecycle") or {}).get("preStop")
+    pre_stop = as_dict(container.data.get("lifecycle")).get("preStop")
     if not isinstance(pre_stop, dict) or not pre_stop:
         return False, None
     sleep = pre_stop.get("sleep")

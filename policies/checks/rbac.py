@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict, as_list
 from policies.registry import Params, check
 
 
 @check("rbac-least-privilege", "manifests", forbidden_roles=["cluster-admin", "admin", "edit"])
 def rbac_least_privilege(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for role in bundle.of_kind("Role", "ClusterRole"):
-        for index, rule in enumerate(role.get("rules") or []):
+        for index, rule in enumerate(as_list(role.get("rules"))):
             if not isinstance(rule, dict):
                 continue
-            wild = [f for f in ("apiGroups", "resources", "verbs") if "*" in (rule.get(f) or [])]
+            wild = [f for f in ("apiGroups", "resources", "verbs") if "*" in as_list(rule.get(f))]
             if wild:
                 yield role.violation(
                     f"rules[{index}] uses the wildcard '*' in {', '.join(wild)}",
@@ -22,7 +22,7 @@ def rbac_least_privilege(bundle: Bundle, params: Params) -> Iterator[Violation]:
                     fix="list the exact apiGroups, resources and verbs the subject needs",
                 )
     for binding in bundle.of_kind("RoleBinding", "ClusterRoleBinding"):
-        role_ref = binding.get("roleRef") or {}
+        role_ref = as_dict(binding.get("roleRef"))
         if (
             role_ref.get("kind") == "ClusterRole"
             and role_ref.get("name") in params["forbidden_roles"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict
 from policies.registry import REQUIRED, Params, check
 from policies.workloads import PodTemplate
 
@@ -12,9 +12,9 @@ from policies.workloads import PodTemplate
 @check("resources", "workloads", sections=REQUIRED, resources=REQUIRED)
 def resources(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterator[Violation]:
     for container in pod.containers():
-        declared = container.data.get("resources") or {}
+        declared = as_dict(container.data.get("resources"))
         for section in params["sections"]:
-            values = declared.get(section) or {}
+            values = as_dict(declared.get(section))
             missing = [r for r in params["resources"] if values.get(r) in (None, "", 0, "0")]
             if missing:
                 yield pod.violation(

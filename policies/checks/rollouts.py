@@ -19,7 +19,7 @@ from policies.analysis import (
     rollout_strategy,
     show_seconds,
 )
-from policies.model import Bundle, Obj, Violation
+from policies.model import Bundle, Obj, Violation, as_dict, as_list
 from policies.registry import REQUIRED, Params, check
 from policies.workloads import fewest_pods, workload_ref_target
 
@@ -55,6 +55,7 @@ def strategy(bundle: Bundle, params: Params) -> Iterator[Violation]:
         if ref is None and not rollout.get("spec", "selector"):
             yield rollout.violation("has no spec.selector", path=("spec", "selector"))
         if ref is not None and workload_ref_target(rollout, bundle) is None:
+            ref = as_dict(ref)
             yield rollout.violation(
                 f"workloadRef {ref.get('kind')}/{ref.get('name')} is not in the same manifests",
                 path=("spec", "workloadRef"),
@@ -197,11 +198,11 @@ def _segments(rollout: Obj) -> list[tuple[int, int, list[dict[str, Any]]]]:
 
 def _analysis_seconds(ref_spec: dict[str, Any], rollout: Obj, bundle: Bundle) -> float | None:
     longest = None
-    for item in ref_spec.get("templates") or []:
+    for item in as_list(ref_spec.get("templates")):
         template = find_template(item, rollout, bundle) if isinstance(item, dict) else None
         if template is None:
             continue
-        for metric in metrics_of(template, merged_args(template, ref_spec.get("args") or [])):
+        for metric in metrics_of(template, merged_args(template, as_list(ref_spec.get("args")))):
             count, interval = metric.integer("count"), duration_seconds(metric.text("interval"))
             if count and interval is not None:
                 # first measurement after initialDelay, then one every interval
@@ -236,10 +237,11 @@ def production_canary(bundle: Bundle, params: Params) -> Iterator[Violation]:
             )
             continue
         background = strat.get("analysis") if isinstance(strat.get("analysis"), dict) else None
-        start = int(background.get("startingStep", 0)) if background else None
+        starting = background.get("startingStep", 0) if background else None
+        start = starting if isinstance(starting, int) else (0 if background else None)
         for (weight, index, rest), want in zip(segments, want_pauses, strict=False):
             paused = [
-                duration_seconds((s.get("pause") or {}).get("duration"))
+                duration_seconds(as_dict(s.get("pause")).get("duration"))
                 for s in rest
                 if "pause" in s
             ]

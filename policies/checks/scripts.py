@@ -36,21 +36,28 @@ def _strict_flags(line: str) -> set[str]:
     return flags
 
 
+_POSIX_SH = re.compile(r"^#!\s*(?:/usr)?/bin/(?:env\s+)?(?:sh|dash|ash)\s*$")
+
+
 @check("strict-mode", "scripts", within_lines=15)
 def strict_mode(script: Script, params: Params) -> Iterator[Violation]:
-    """`set -euo pipefail` near the top (before any command), so a failed step stops the script."""
+    """`set -euo pipefail` near the top (before any command), so a failed step stops the script;
+    a POSIX `sh` script, which has no pipefail everywhere, needs `set -eu`."""
+    posix = bool(script.lines and _POSIX_SH.match(script.lines[0].strip()))
+    wanted = ("-e", "-u") if posix else ("-e", "-u", "pipefail")
+    command = "set -eu" if posix else "set -euo pipefail"
     flags: set[str] = set()
     for line in script.lines[: params["within_lines"]]:
         stripped = line.strip()
         if re.match(r"^set\s+[-+]", stripped):
             flags |= _strict_flags(stripped)
-            if {"e", "u", "pipefail"} <= flags:
+            if {w.lstrip("-") for w in wanted} <= flags:
                 return
-    missing = [m for m in ("-e", "-u", "pipefail") if m.lstrip("-") not in flags]
+    missing = [m for m in wanted if m.lstrip("-") not in flags]
     yield script.violation(
-        f"does not start with set -euo pipefail (missing {', '.join(missing)})",
+        f"does not start with {command} (missing {', '.join(missing)})",
         line=1,
-        fix="add `set -euo pipefail` right after the shebang",
+        fix=f"add `{command}` right after the shebang",
     )
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict, as_list
 from policies.registry import Params, check
 from policies.workloads import pod_templates
 
@@ -33,7 +33,7 @@ def _secretish(name: str, value: Any) -> str | None:
 def no_inline_secrets(bundle: Bundle, params: Params) -> Iterator[Violation]:
     for pod in pod_templates(bundle):
         for container in pod.containers():
-            for index, env in enumerate(container.data.get("env") or []):
+            for index, env in enumerate(as_list(container.data.get("env"))):
                 if not isinstance(env, dict) or "value" not in env:
                     continue
                 problem = _secretish(str(env.get("name")), env.get("value"))
@@ -44,7 +44,7 @@ def no_inline_secrets(bundle: Bundle, params: Params) -> Iterator[Violation]:
                         field=("env", index, "value"),
                     )
     for config_map in bundle.of_kind("ConfigMap"):
-        for key, value in (config_map.get("data") or {}).items():
+        for key, value in as_dict(config_map.get("data")).items():
             problem = _secretish(str(key), value)
             if problem:
                 yield config_map.violation(f"data key {key} {problem}", path=("data", key))

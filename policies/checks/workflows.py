@@ -8,12 +8,17 @@ deploys go through, and that the CD pipeline runs the validate tier. Stages are 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from policies.model import Violation
 from policies.registry import REQUIRED, Params, check
+from policies.sources import Repo
 from policies.workflows import (
     Location,
     Workflow,
@@ -128,71 +133,121 @@ def coverage_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]
                 )
 
 
-def _trivy_steps(workflows: WorkflowSet, wf: Workflow) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """(job, step, {severity, exit-code, format}) of every Trivy scan in the workflow."""
+@dataclass(frozen=True)
+class TrivyScan:
+    """One Trivy scan step, as far as the gate rules care."""
+
+    job: str
+    step: int
+    severity: str | None
+    exit_code: str | None
+    ignore_unfixed: bool
+    scan_type: str  # image, fs, repo, rootfs, config
+    image: str  # what an image scan reads: image-ref, or the --input archive
+    ignorefile: str | None
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def _flag(run: str, name: str) -> str | None:
+    match = re.search(rf"--{name}[= ](\S+)", run)
+    return match.group(1).strip("'\"") if match else None
+
+
+def trivy_scans(workflows: WorkflowSet, wf: Workflow) -> Iterator[TrivyScan]:
+    """Every Trivy scan of the workflow: aquasecurity/trivy-action steps and `trivy` commands."""
     for job_id, job in wf.jobs.items():
         for index, step in enumerate(steps_of(job)):
             uses = str(step.get("uses") or "")
             run = workflows.commands(step) if step.get("run") else ""
+            env = step.get("env") or {}
             if "aquasecurity/trivy-action" in uses:
                 inputs = step.get("with") or {}
-                yield (
+                yield TrivyScan(
                     job_id,
                     index,
-                    {
-                        "severity": inputs.get("severity"),
-                        "exit-code": inputs.get("exit-code"),
-                        "format": inputs.get("format"),
-                    },
+                    inputs.get("severity"),
+                    None if inputs.get("exit-code") is None else str(inputs["exit-code"]),
+                    _truthy(inputs.get("ignore-unfixed")),
+                    str(inputs.get("scan-type") or "image"),
+                    str(inputs.get("image-ref") or inputs.get("input") or ""),
+                    env.get("TRIVY_IGNOREFILE") or inputs.get("trivyignores"),
                 )
-            elif re.search(r"\btrivy\s+(image|fs|rootfs|repo)\b", run):
-                sev = re.search(r"--severity[= ]([A-Z,]+)", run)
-                code = re.search(r"--exit-code[= ](\d+)", run)
-                fmt = re.search(r"--format[= ](\w+)", run)
-                yield (
+            elif match := re.search(r"\btrivy\s+(image|fs|rootfs|repo|config)\b(.*)", run):
+                args = match.group(2)
+                target = [w for w in args.split() if not w.startswith("-")]
+                yield TrivyScan(
                     job_id,
                     index,
-                    {
-                        "severity": sev.group(1) if sev else None,
-                        "exit-code": code.group(1) if code else None,
-                        "format": fmt.group(1) if fmt else None,
-                    },
+                    _flag(args, "severity"),
+                    _flag(args, "exit-code"),
+                    "--ignore-unfixed" in args,
+                    match.group(1),
+                    _flag(args, "input") or (target[-1] if target else ""),
+                    _flag(args, "ignorefile") or env.get("TRIVY_IGNOREFILE"),
                 )
 
 
-@check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"])
+@check("trivy-gate", "workflows", file=REQUIRED, severities=["CRITICAL", "HIGH"], image=None)
 def trivy_gate(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
-    """A Trivy step gates the build: exit-code 1 on CRITICAL,HIGH. trivy-action only reports
-    unless exit-code is set, and its severity defaults to every level. Report-only scans
-    (e.g. a SARIF upload with exit-code 0) are fine next to a gate."""
+    """A Trivy step gates the job: exit-code 1 on the rule's severities, fixed or not, on the
+    image the workflow builds or deploys. trivy-action only reports unless exit-code is set,
+    its severity defaults to every level, and ignore-unfixed lets every CVE without a fix
+    through whatever its severity. Report-only scans (exit-code 0) are fine next to a gate."""
     want = set(params["severities"])
+    shown = ",".join(params["severities"])
     for wf in _file(workflows, params):
-        scans = list(_trivy_steps(workflows, wf))
+        scans = list(trivy_scans(workflows, wf))
         if not scans:
             yield wf.violation(
-                "runs no Trivy scan", fix="scan the built image with aquasecurity/trivy-action"
+                "runs no Trivy scan", fix="scan the image with aquasecurity/trivy-action"
             )
             continue
-        gates = [(job, step, s) for job, step, s in scans if str(s["exit-code"]) == "1"]
+        gates = [scan for scan in scans if str(scan.exit_code) == "1"]
         if not gates:
-            for job, step, s in scans:
+            for scan in scans:
                 yield wf.violation(
-                    f"Trivy exit-code is {s['exit-code'] or 'not set'}, so findings never fail "
+                    f"Trivy exit-code is {scan.exit_code or 'not set'}, so findings never fail "
                     "the build",
-                    job=job,
-                    step=step,
-                    fix="set exit-code: '1' on the scan that gates the build",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="set exit-code: '1' on the scan that gates the job",
                 )
-        for job, step, s in gates:
-            severity = s["severity"]
-            levels = {x.strip().upper() for x in str(severity or "").split(",") if x.strip()}
-            if not severity or not want <= levels:
+        for scan in gates:
+            levels = {x.strip().upper() for x in str(scan.severity or "").split(",") if x.strip()}
+            if not scan.severity or not want <= levels:
                 yield wf.violation(
-                    f"the Trivy gate's severity is {severity or 'not set (all levels)'}, not "
-                    f"{','.join(params['severities'])}",
-                    job=job,
-                    step=step,
-                    fix=f"set severity: {','.join(params['severities'])}",
+                    f"the Trivy gate's severity is {scan.severity or 'not set (all levels)'}, "
+                    f"not {shown}",
+                    job=scan.job,
+                    step=scan.step,
+                    fix=f"set severity: {shown}",
+                )
+            if scan.ignore_unfixed:
+                yield wf.violation(
+                    f"the Trivy gate ignores unfixed vulnerabilities, so a {shown} finding "
+                    "without a fix passes silently",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="remove ignore-unfixed; accept a finding only through a reviewed, "
+                    "expiring entry in .trivyignore.yaml",
+                )
+            if scan.scan_type != "image" or not scan.image:
+                yield wf.violation(
+                    f"the Trivy gate scans {scan.scan_type} {scan.image!r}, not an image",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="scan the image (image-ref, or input: the archive the build wrote)",
+                )
+            elif params["image"] and not re.search(params["image"], scan.image):
+                yield wf.violation(
+                    f"the Trivy gate scans {scan.image!r}, not the image this workflow "
+                    f"builds or deploys (/{params['image']}/)",
+                    job=scan.job,
+                    step=scan.step,
+                    fix="scan the image the job built (or the tag it deploys)",
                 )
 
 
@@ -421,3 +476,64 @@ def concurrency(workflows: WorkflowSet, params: Params) -> Iterator[Violation]:
                 path=("concurrency", "cancel-in-progress"),
                 fix="set cancel-in-progress: false so deployments queue instead",
             )
+
+
+_IGNORE_SECTIONS = ("vulnerabilities", "misconfigurations", "secrets", "licenses")
+
+
+def _ignore_files(repo: Repo) -> Iterator[tuple[str, str]]:
+    """(ignore file, who reads it) for every file Trivy is told to read, and its default."""
+    seen: set[str] = set()
+    if repo.workflows is not None:
+        for wf in repo.workflows.workflows:
+            for scan in trivy_scans(repo.workflows, wf):
+                if scan.ignorefile and scan.ignorefile not in seen:
+                    seen.add(scan.ignorefile)
+                    yield scan.ignorefile, f"{wf.file} job {scan.job}"
+    for default in (".trivyignore", ".trivyignore.yaml"):
+        if default not in seen and repo.exists(default):
+            yield default, "Trivy by default"
+
+
+@check("trivy-ignores-reviewed", "repo")
+def trivy_ignores_reviewed(repo: Repo, params: Params) -> Iterator[Violation]:
+    """Every accepted finding is reviewed: an id, a reason (statement) and an expiry date that
+    has not passed, in Trivy's YAML ignore file. The plain .trivyignore cannot say why or
+    until when, and Trivy reads it silently from the working directory."""
+    today = dt.date.today()
+    for name, reader in _ignore_files(repo):
+        text = repo.read(name)
+        if text is None:
+            yield Violation(name, f"is named by {reader} but does not exist", file=name)
+            continue
+        if not name.endswith((".yaml", ".yml")):
+            yield Violation(
+                name,
+                f"is a plain Trivy ignore file (read by {reader}): its entries carry no reason",
+                file=name,
+                fix="move each entry to .trivyignore.yaml with statement: and expired_at:",
+            )
+            continue
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            yield Violation(name, f"is not valid YAML: {err}", file=name)
+            continue
+        sections = data if isinstance(data, dict) else {}
+        for section in _IGNORE_SECTIONS:
+            for index, item in enumerate(sections.get(section) or []):
+                entry = item if isinstance(item, dict) else {}
+                subject = f"{name} {section}[{index}] {entry.get('id', '(no id)')}"
+                expiry = entry.get("expired_at")
+                if not entry.get("id"):
+                    yield Violation(subject, "has no id", file=name)
+                if not str(entry.get("statement") or "").strip():
+                    yield Violation(subject, "gives no reason (statement:)", file=name)
+                if not isinstance(expiry, dt.date):
+                    yield Violation(subject, "has no expiry (expired_at: YYYY-MM-DD)", file=name)
+                elif expiry < today:
+                    yield Violation(
+                        subject,
+                        f"expired on {expiry.isoformat()}: the finding fails the gate again",
+                        file=name,
+                    )

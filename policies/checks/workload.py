@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.model import Bundle, Violation
+from policies.model import Bundle, Violation, as_dict, as_list
 from policies.registry import REQUIRED, Params, check
 from policies.workloads import PodTemplate, pod_templates, selector_labels, selects
 
@@ -48,9 +48,9 @@ def fallback_rolling_update(bundle: Bundle, params: Params) -> Iterator[Violatio
         deployment = pod.owner
         if deployment.kind != "Deployment":
             continue
-        strategy = deployment.get("spec", "strategy") or {}
+        strategy = as_dict(deployment.get("spec", "strategy"))
         kind = strategy.get("type", "RollingUpdate")
-        rolling = strategy.get("rollingUpdate") or {}
+        rolling = as_dict(strategy.get("rollingUpdate"))
         surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
         if kind != "RollingUpdate":
             message = f"strategy is {kind}, which stops every pod before starting new ones"
@@ -100,9 +100,9 @@ def no_duplicate_env(pod: PodTemplate, bundle: Bundle, params: Params) -> Iterat
     """Kubernetes keeps the last duplicate silently; the first one looks effective but is not."""
     for container in pod.containers():
         seen: set[str] = set()
-        for index, env in enumerate(container.data.get("env") or []):
+        for index, env in enumerate(as_list(container.data.get("env"))):
             name = env.get("name") if isinstance(env, dict) else None
-            if name in seen:
+            if isinstance(name, str) and name in seen:
                 yield pod.violation(
                     f"env {name} is defined more than once",
                     container=container,

@@ -59,8 +59,8 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         assert "Step:" in status.stdout and "1/6" in status.stdout, str(status)
         assert "SetWeight:     20" in status.stdout, str(status)
 
-    with scenario.when("promote is run at the pause"):
-        promoted = promote_canary(scenario, "promote")
+    with scenario.when("promote --step is run at the pause"):
+        promoted = promote_canary(scenario, "promote", "--step")
     with scenario.then("it advances one step: paused again at the next pause (50%)"):
         assert promoted.returncode == 0, str(promoted)
         scenario.expect_paused(3, timeout=30)
@@ -87,8 +87,8 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         scenario.expect_paused(1, timeout=30)
         assert not scenario.rollout()["status"].get("abort")
 
-    with scenario.when("promote --full --wait is run"):
-        full = promote_canary(scenario, "promote", "--full", "--wait", "--timeout", "90s")
+    with scenario.when("promote --wait is run (the seed's 'promote canary to full rollout')"):
+        full = promote_canary(scenario, "promote", "--wait", "--timeout", "90s")
     with scenario.then("the rollout is Healthy on b, and the script says so"):
         assert full.returncode == 0, str(full)
         scenario.expect_healthy("b", timeout=10)

@@ -1,13 +1,16 @@
 """The static tier's pytest plugin: options, the shared session, and the reports.
 
-Options live in the "conformance" group, each mirrored by an ini key (`static_<name>`) and
-an environment variable (`SRE_STATIC_<NAME>`), so another repository can point the suite at
-its own chart, values, ArgoCD folder and workflows. Bad input ends the run with one line
-naming the file and the exit code of docs/interfaces.md (64 usage, 65 data, 66 missing).
+Options live in the "conformance" group, each mirrored by an ini key (`static_<name>`), an
+environment variable (`SRE_STATIC_<NAME>`) and a key of the judged repository's own
+`.sre-static.yaml`, so the suite runs on any repository (`--repo PATH`). This repository's
+self-tests (`selftest/`) run only when the suite judges this repository. Bad input ends the
+run with one line naming the file and the exit code of docs/interfaces.md (64 usage, 65
+data, 66 missing, 69 a tool is not built).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -16,38 +19,43 @@ from typing import Any
 
 import pytest
 
-from fixtures.static.config import OPTIONS, Option, build_config
+from fixtures.static.config import OPTIONS, Option, build_config, env_getter
 from fixtures.static.findings import github_annotations, sarif, write_sarif
+from fixtures.static.linter_findings import github_annotations as lint_annotations
+from fixtures.static.linter_findings import sarif_runs as lint_sarif_runs
 from fixtures.static.session import StaticSession, preflight
 from fixtures.tools import ToolMissing, tool_path
 from policies import conditions
 from policies.catalogue import load_catalogue
-from policies.errors import InputError
+from policies.errors import InputError, UsageError
 from policies.waivers import load_waivers
 
 SESSION_KEY = pytest.StashKey[StaticSession]()
 HERE = Path(__file__).resolve().parent
+SELFTEST = HERE / "selftest"
+# What a test needs of the repository; without it the test is not collected (a repository
+# without workflows has no workflow verdicts, not skipped ones).
+NEEDS = {
+    "chart": lambda s: s.config.chart is not None,
+    "workflows": lambda s: bool(s.workflow_files()),
+    "scripts": lambda s: bool(s.config.scripts),
+    "argocd": lambda s: s.repo.argocd is not None,
+    "dockerfiles": lambda s: bool(s.config.dockerfiles),
+    "objects": lambda s: any(b.objects for b in s.repo.bundles),
+    "manifests": lambda s: bool(s.config.manifests) or s.config.stdin_manifests is not None,
+}
 
 
 def _add_option(group: Any, parser: pytest.Parser, option: Option) -> None:
-    try:
-        if option.multiple:
-            group.addoption(
-                option.flag,
-                dest=f"static_{option.dest}",
-                action="append",
-                default=None,
-                help=f"{option.help} [ini: {option.ini}, env: {option.env}]",
-            )
-        else:
-            group.addoption(
-                option.flag,
-                dest=f"static_{option.dest}",
-                default=None,
-                help=f"{option.help} [ini: {option.ini}, env: {option.env}]",
-            )
-    except ValueError:
-        pass  # another tier's conftest registered the same flag; it means the same input
+    # Another tier's conftest may have registered the same flag; it means the same input.
+    with contextlib.suppress(ValueError):
+        group.addoption(
+            option.flag,
+            dest=f"static_{option.dest}",
+            action="append" if option.multiple else "store",
+            default=None,
+            help=f"{option.help} [ini: {option.ini}, env: {option.env}]",
+        )
     parser.addini(
         option.ini, option.help, type="linelist" if option.multiple else "string", default=None
     )
@@ -61,28 +69,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--list-policies",
         action="store_true",
         default=False,
-        help="print every policy rule (id, severity, title) and exit",
+        help="print every policy rule (id, profile, severity, title) and exit",
     )
 
 
-def _getter(config: pytest.Config) -> Any:
+def _cli_and_env(config: pytest.Config) -> Any:
+    """The command line, else the `SRE_STATIC_*` variable (None when neither is set)."""
+    from_env = env_getter()
+
     def get(option: Option) -> Any:
         cli = config.getoption(f"static_{option.dest}", default=None)
-        if cli not in (None, []):
-            return cli
-        env = os.environ.get(option.env)
-        if env is not None:
-            return (
-                env.split(";")
-                if option.multiple and option.dest == "variants"
-                else (
-                    [v for v in env.replace(",", ";").split(";") if v] if option.multiple else env
-                )
-            )
-        ini = config.getini(option.ini)
-        return ini if ini not in (None, [], "") else None
+        return cli if cli is not None else from_env(option)
 
     return get
+
+
+def _ini(config: pytest.Config) -> Any:
+    def get(option: Option) -> Any:
+        value = config.getini(option.ini)
+        return value if value not in (None, [], "") else None
+
+    return get
+
+
+def _stdin(config: pytest.Config) -> Any:
+    """Read what was piped in (`--manifests -`): pytest's capture holds stdin, so it is
+    released for the read, as pytest does for pdb."""
+
+    def read() -> str:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        try:
+            if sys.stdin is None or sys.stdin.isatty():
+                raise UsageError("--manifests -: standard input is a terminal; pipe manifests in")
+            return sys.stdin.read()
+        except UnicodeDecodeError as err:
+            raise InputError(f"<stdin>: manifests are not UTF-8 text ({err.reason})") from None
+        finally:
+            if capture is not None:
+                capture.resume_global_capture()
+
+    return read
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -94,9 +122,13 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         sys.stderr.write(f"static tier: {err}\n")
         return err.exit_code
     width = max(len(rule.id) for rule in catalogue.rules)
+    profile_width = max(len(rule.profile) for rule in catalogue.rules)
     sev_width = max(len(rule.severity_summary()) for rule in catalogue.rules)
     for rule in catalogue.rules:
-        print(f"{rule.id:<{width}}  {rule.severity_summary():<{sev_width}}  {rule.title}")
+        print(
+            f"{rule.id:<{width}}  {rule.profile:<{profile_width}}  "
+            f"{rule.severity_summary():<{sev_width}}  {rule.title}"
+        )
     print(f"{len(catalogue.rules)} rules")
     return 0
 
@@ -107,26 +139,70 @@ def _in_this_tier(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(input): collected only when the judged repository has that input"
+    )
+    config.addinivalue_line("markers", "policy: parametrized by the rules of the run's profiles")
     if not _in_this_tier(config):
         return
     try:
-        static = build_config(config.rootpath, _getter(config))
+        static = build_config(
+            config.rootpath, _cli_and_env(config), _ini(config), Path.cwd(), _stdin(config)
+        )
         preflight(static)
         catalogue = load_catalogue()
-        waivers = load_waivers(static.waivers, catalogue)
+        waivers = load_waivers(static.waivers, catalogue) if static.waivers else []
         # Analysis conditions are judged by Argo Rollouts' own evaluation (policies/conditions.py).
         conditions.use(tool_path("rollouts-evaluate"))
     except InputError as err:
         pytest.exit(f"static tier: {err}", returncode=err.exit_code)
     except ToolMissing as err:
         pytest.exit(f"static tier: {err}", returncode=69)
-    config.stash[SESSION_KEY] = StaticSession(static, catalogue, waivers)
+    session = StaticSession(static, catalogue, waivers)
+    # helm and the linters run while pytest collects.
+    session.start()
+    session.start_linters()
+    config.stash[SESSION_KEY] = session
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """This repository's self-tests never run against another repository."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and session.config.foreign and collection_path == SELFTEST:
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.static)
+    static = config.stash.get(SESSION_KEY, None)
+    if static is None:
+        return
+    failure = static.render_failure()
+    if failure is not None:
+        pytest.exit(f"static tier: {failure}", returncode=failure.exit_code)
+    try:
+        static.repo  # noqa: B018 (parse every input now: bad input is one line, not N failures)
+    except InputError as err:
+        pytest.exit(f"static tier: {err}", returncode=err.exit_code)
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        needs = [m.args[0] for m in item.iter_markers("needs")]
+        (kept if all(NEEDS[n](static) for n in needs) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def session_of(config: pytest.Config) -> StaticSession:
@@ -139,13 +215,7 @@ def session_of(config: pytest.Config) -> StaticSession:
 @pytest.fixture(scope="session")
 def static(request: pytest.FixtureRequest) -> Iterator[StaticSession]:
     """The shared static-tier session (config, renders, engine results, linters)."""
-    session = session_of(request.config)
-    session.start()
-    session.start_linters()
-    try:
-        yield session
-    finally:
-        session.close()
+    yield session_of(request.config)
 
 
 @pytest.hookimpl(trylast=True)
@@ -167,14 +237,25 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"{finding.text()}  [waived until {finding.waiver.expires}: "
                 f"{finding.waiver.reason}]"
             )
+    if session.skipped:
+        tr.section(f"Helm test hooks, not judged ({len(session.skipped)})", sep="-")
+        for obj in session.skipped:
+            tr.write_line(f"{obj.ref} ({obj.file}): runs only on `helm test`")
+    lint = session.lint_results()
     path = session.config.sarif
     if path is not None:
-        write_sarif(path, sarif(results.findings, session.catalogue, session.locator))
+        log = sarif(results.findings, session.catalogue, session.locator)
+        log["runs"] += lint_sarif_runs(lint, session.config.root)
+        write_sarif(path, log)
+        linted = sum(len(run["results"]) for run in log["runs"][1:])
         tr.write_line(
-            f"static tier: SARIF with {len(results.findings)} finding(s) written to {path}"
+            f"static tier: SARIF with {len(results.findings)} policy finding(s) and {linted} "
+            f"linter finding(s) written to {path}"
         )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(results.findings, session.locator):
+            sys.stdout.write(line + "\n")
+        for line in lint_annotations(lint):
             sys.stdout.write(line + "\n")
 
 
@@ -184,6 +265,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if session is None:
         return
     cfg = session.config
+    if "rule_id" in metafunc.fixturenames and metafunc.definition.get_closest_marker("policy"):
+        metafunc.parametrize("rule_id", [rule.id for rule in session.rules])
     if "env_name" in metafunc.fixturenames:
         metafunc.parametrize("env_name", list(cfg.envs))
     if "render_target" in metafunc.fixturenames:

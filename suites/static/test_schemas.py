@@ -1,4 +1,4 @@
-"""Every rendered object and every manifest under argocd/ against the Kubernetes OpenAPI
+"""Every rendered object, plain manifest and Argo CD manifest against the Kubernetes OpenAPI
 schema of the target version and the pinned Argo Rollouts / Argo CD CRD schemas."""
 
 from __future__ import annotations
@@ -25,20 +25,30 @@ def _check(objects: list[Obj], version: str) -> tuple[list[str], set[str]]:
     return errors, missing
 
 
+@pytest.mark.needs("chart")
 def test_rendered_objects_match_schemas(static: StaticSession, render_target: str) -> None:
     bundle = static.repo.rendered(render_target)
-    if bundle is None:
-        pytest.fail(f"{render_target} did not render (see test_chart_renders)", pytrace=False)
+    assert bundle is not None
     errors, _ = _check(bundle.objects, static.config.kube_version)
     assert not errors, "\n".join(errors)
 
 
+@pytest.mark.needs("argocd")
 def test_argocd_manifests_match_schemas(static: StaticSession) -> None:
     assert static.repo.argocd is not None
     errors, _ = _check(static.repo.argocd.objects, static.config.kube_version)
     assert not errors, "\n".join(errors)
 
 
+@pytest.mark.needs("manifests")
+def test_plain_manifests_match_schemas(static: StaticSession) -> None:
+    objects = [o for b in static.repo.bundles if b.name.startswith("manifests") for o in b.objects]
+    unique = list({id(o): o for o in objects}.values())
+    errors, _ = _check(unique, static.config.kube_version)
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.needs("objects")
 def test_every_kind_has_a_schema(static: StaticSession) -> None:
     objects = [o for b in static.repo.bundles for o in b.objects]
     if static.repo.argocd is not None:

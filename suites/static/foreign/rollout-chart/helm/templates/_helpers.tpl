@@ -1,0 +1,4 @@
+{{- define "checkout.labels" -}}
+app.kubernetes.io/name: checkout
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}

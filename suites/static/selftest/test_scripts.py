@@ -1,0 +1,138 @@
+"""The operational scripts as a new user meets them: --help, and wrong arguments answered
+with the documented exit code and a message that names the problem (plain subprocess, no
+cluster: argument checks come before any cluster or git access)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.static.session import StaticSession
+
+EX_USAGE, EX_DATAERR = 64, 65
+
+
+@dataclass(frozen=True)
+class Misuse:
+    script: str
+    args: tuple[str, ...]
+    exit_code: int
+    says: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.script} {' '.join(self.args) or '(no args)'}"
+
+
+MISUSES = [
+    Misuse("promote-canary.sh", (), EX_USAGE, "Usage:"),
+    Misuse(
+        "promote-canary.sh",
+        ("frobnicate", "production", "sre-platform"),
+        EX_USAGE,
+        "unknown action 'frobnicate'",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("status", "prod", "sre-platform"),
+        EX_DATAERR,
+        "unknown environment 'prod'",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--step", "--full"),
+        EX_USAGE,
+        "--step and --full exclude each other",
+    ),
+    Misuse(
+        "promote-canary.sh",
+        ("promote", "production", "sre-platform", "--force"),
+        EX_USAGE,
+        "--force only applies to promote --step",
+    ),
+    Misuse("rollback.sh", (), EX_USAGE, "Usage:"),
+    Misuse("rollback.sh", ("production",), EX_USAGE, "reason"),
+    Misuse("rollback.sh", ("prod", "error rate spike"), EX_DATAERR, "unknown environment 'prod'"),
+    Misuse(
+        "rollback.sh",
+        ("production", "error rate spike", "--to", "bad tag!"),
+        EX_USAGE,
+        "not a valid image tag",
+    ),
+    Misuse("validate-deployment.sh", (), EX_USAGE, "Usage:"),
+    Misuse("validate-deployment.sh", ("prod",), EX_DATAERR, "unknown environment 'prod'"),
+    Misuse("setup-argocd.sh", ("--bogus",), EX_USAGE, "unknown option '--bogus'"),
+]
+
+
+def _run(
+    path: Path, args: tuple[str, ...], root: Path, home: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    for key in ("SRE_PLATFORM_CACHE", "XDG_CACHE_HOME"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return subprocess.run(
+        [str(path), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _key(path: Path, args: tuple[str, ...]) -> str:
+    return f"script:{path}:{' '.join(args)}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start every invocation at once: they are independent, and two cores run them in pairs."""
+    home = tmp_path_factory.mktemp("home")
+    root = static.config.root
+    calls = [(p, ("--help",)) for p in static.config.scripts]
+    calls += [(p, ("--no-such-option",)) for p in static.config.scripts]
+    for misuse in MISUSES:
+        calls += [(p, misuse.args) for p in static.config.scripts if p.name == misuse.script]
+    for path, args in calls:
+        static.submit(_key(path, args), _run, path, args, root, home)
+
+
+def _result(static: StaticSession, path: Path, args: tuple[str, ...], home: Path) -> Any:
+    return static.submit(_key(path, args), _run, path, args, static.config.root, home).result()
+
+
+def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
+    result = _result(static, script, ("--help",), tmp_path)
+    assert result.returncode == 0, f"--help exited {result.returncode}:\n{result.stderr}"
+    assert "Usage:" in result.stdout, f"--help printed no Usage: line:\n{result.stdout}"
+
+
+def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> None:
+    result = _result(static, script, ("--no-such-option",), tmp_path)
+    assert result.returncode == EX_USAGE, (
+        f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
+    )
+    assert "--no-such-option" in result.stderr, (
+        f"the message does not name the option:\n{result.stderr}"
+    )
+
+
+@pytest.mark.parametrize("misuse", MISUSES, ids=[m.id for m in MISUSES])
+def test_bad_arguments(static: StaticSession, misuse: Misuse, tmp_path: Path) -> None:
+    path = next((p for p in static.config.scripts if p.name == misuse.script), None)
+    if path is None:
+        pytest.skip(f"{misuse.script} is not among the configured scripts")
+    result = _result(static, path, misuse.args, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == misuse.exit_code, (
+        f"exit {result.returncode}, expected {misuse.exit_code}:\n{output}"
+    )
+    assert misuse.says in output, f"expected the message to say {misuse.says!r}:\n{output}"
