@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from fixtures import traffic
+from fixtures.admission import Installed
 from fixtures.cluster import Cluster
 from fixtures.deploy import Release, deploy
 from fixtures.environment import load as load_environment
@@ -34,6 +35,8 @@ from fixtures.environment import read_values_key
 from fixtures.kube import wait_until
 from fixtures.prometheus import Prometheus
 from fixtures.tools import REPO_ROOT
+from policies.admission.live import shipped
+from policies.admission.manifests import ENVIRONMENT_LABEL
 
 RELEASE = "sre-platform"
 REPLICAS = 6
@@ -176,8 +179,13 @@ def scratch_environment(
         raise RuntimeError("the scratch environment feeds the lab's Prometheus (--cluster lab)")
     namespace = f"validate-st-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
+    # A healthy environment enforces the admission policies, bound by its namespace's label
+    # (suites/validate/test_admission.py); those the lab held already stay afterwards.
+    cluster.kubectl("label", "namespace", namespace, f"{ENVIRONMENT_LABEL}={ENV_NAME}")
+    policies = Installed(cluster)
     process = None
     try:
+        policies.apply(shipped())
         env_release = deploy(
             cluster, namespace, release=RELEASE, values={"replicaCount": REPLICAS, **(values or {})}
         )
@@ -204,5 +212,6 @@ def scratch_environment(
     finally:
         if process is not None:
             process.stop()
+        policies.remove()
         if not cluster.keep:
             cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
