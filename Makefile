@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down kind-up kind-down e2e-kind-smoke tools bench
+.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static admission e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down kind-up kind-down e2e-kind-smoke tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ static: ## pytest suites/static: the pull-request gate, no cluster (installs onl
 	tools/build.sh --manifests-only $(STATIC_TOOLS)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
+admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
+	$(PY) -m policies.admission generate
+
 e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
 	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
@@ -85,6 +88,7 @@ e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traf
 # removed again; the node stops last (lab-down would stop both too).
 real-node: e2e-real-node ## e2e-real-node, then lab-deploy + validate of ENV=lab-real-node (real pods), then both removed
 	scripts/lab/lab.sh up
+	scripts/install-admission.sh --env lab-real-node >/dev/null
 	scripts/lab/lab.sh deploy --env lab-real-node
 	$(PYTEST) validate-lab-real-node suites/validate --env lab-real-node
 	scripts/lab/lab.sh undeploy --env lab-real-node
@@ -98,8 +102,11 @@ lab-up: ## Start the offline lab cluster (builds missing tools first); LAB_ARGOC
 	scripts/lab/lab.sh up
 	if [[ "$${LAB_ARGOCD:-0}" == 1 ]]; then scripts/setup-argocd.sh --lab; fi
 
-lab-deploy: ## Deploy environment ENV (default lab) into the lab: through git and ArgoCD (lab) + simulated traffic + the service on its base_url; ENV=lab-real-node: helm, on the real node, real load
+# The admission policies go in first, so the release itself is admitted by them (its
+# namespace carries sre-platform.io/environment: lab) and `make validate` finds them current.
+lab-deploy: ## Deploy environment ENV (default lab) into the lab: the admission policies, then through git and ArgoCD (lab) + simulated traffic + the service on its base_url; ENV=lab-real-node: helm, on the real node, real load
 	scripts/lab/lab.sh up
+	scripts/install-admission.sh --env $(ENV) >/dev/null
 	scripts/lab/lab.sh deploy --env $(ENV)
 
 lab-down: ## Stop every lab process (and ArgoCD, the real node, lab-deploy's extras) and free its ports

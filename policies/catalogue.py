@@ -24,7 +24,7 @@ RULES_DIR = POLICIES_DIR / "rules"
 CASES_DIR = POLICIES_DIR / "cases"
 
 REQUIRED_KEYS = ("id", "title", "severity", "rationale", "remediation", "scope", "check")
-OPTIONAL_KEYS = ("environments", "params", "references", "profile")
+OPTIONAL_KEYS = ("environments", "params", "references", "profile", "admission")
 
 # `general` rules hold for any repository; `sre-platform` rules are this repository's own
 # conventions (the seed's file names, thresholds and steps, its service's metrics): on for
@@ -58,6 +58,8 @@ class Rule:
     environments: Mapping[str, Severity] = field(default_factory=dict)
     references: tuple[str, ...] = ()
     profile: str = "general"
+    # The rule is also enforced at admission (policies/admission/, deploy/admission/).
+    admission: bool = False
 
     @property
     def group(self) -> str:
@@ -144,6 +146,8 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
     profile = data.get("profile", "general")
     if profile not in PROFILES:
         raise CatalogueError(f"{where}: profile {profile!r} is not one of {', '.join(PROFILES)}")
+    if not isinstance(data.get("admission", False), bool):
+        raise CatalogueError(f"{where}: admission must be true or false")
     envs = data.get("environments") or {}
     if not isinstance(envs, dict):
         raise CatalogueError(f"{where}: environments must map an environment to a severity")
@@ -160,6 +164,7 @@ def load_rule(path: Path, rules_dir: Path) -> Rule:
         environments={str(k): _severity(v, f"{where}: environments.{k}") for k, v in envs.items()},
         references=tuple(str(r) for r in data.get("references") or ()),
         profile=profile,
+        admission=data.get("admission", False),
     )
 
 

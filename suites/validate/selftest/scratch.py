@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from fixtures.admission import Installed
 from fixtures.cluster import Cluster
 from fixtures.core.helm import Release, install
 from fixtures.core.kube import wait_until
@@ -34,6 +35,8 @@ from fixtures.core.tools import REPO_ROOT
 from fixtures.traffic import simulated
 from fixtures.validate.environment import load as load_environment
 from fixtures.validate.environment import read_values_key
+from policies.admission.live import shipped
+from policies.admission.manifests import ENVIRONMENT_LABEL
 
 RELEASE = "sre-platform"
 REPLICAS = 6
@@ -175,9 +178,13 @@ def scratch_environment(
     if cluster.prometheus_url is None:
         raise RuntimeError("the scratch environment feeds the lab's Prometheus (--cluster lab)")
     namespace = f"validate-st-{uuid.uuid4().hex[:6]}"
-    cluster.kube.ensure_namespace(namespace)
+    # A healthy environment enforces the admission policies, bound by its namespace's label
+    # (suites/validate/test_admission.py); those the lab held already stay afterwards.
+    cluster.kube.ensure_namespace(namespace, {ENVIRONMENT_LABEL: ENV_NAME})
+    policies = Installed(cluster)
     process = None
     try:
+        policies.apply(shipped())
         env_release = install(
             cluster, namespace, release=RELEASE, values={"replicaCount": REPLICAS, **(values or {})}
         )
@@ -204,5 +211,6 @@ def scratch_environment(
     finally:
         if process is not None:
             process.stop()
+        policies.remove()
         if not cluster.keep:
             cluster.kube.delete_namespace(namespace)
