@@ -13,7 +13,6 @@ import ast
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -130,24 +129,10 @@ def part(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-# Parts whose own cycles are known and owned elsewhere: strict, so the fix flips them.
-KNOWN_CYCLES = {
-    "fixtures.kind": "kind.cluster.up imports kind.addons, which uses kind.cluster's helpers "
-    "(the kind branch's; splitting cluster.py's node helpers from up/down removes it)",
-    "fixtures.static": "static.linter_findings types its argument with static.linters' "
-    "LintResult, and linters imports linter_findings.parse (the static-any branch's)",
-}
-
-
-def _parameters() -> list[Any]:
+def _parameters() -> list[str]:
     parts = sorted({part(m) for m in modules_of(REPO_ROOT, "fixtures")} - {"fixtures"})
     parts.append("policies")
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_CYCLES[name]))
-        if name in KNOWN_CYCLES
-        else name
-        for name in parts
-    ]
+    return parts
 
 
 @pytest.mark.parametrize("package", _parameters())

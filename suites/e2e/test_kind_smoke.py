@@ -37,6 +37,7 @@ from fixtures.core.kube import wait_until
 from fixtures.core.tools import REPO_ROOT, tool_path, tool_version
 from fixtures.kind import cluster as kind_cluster
 from fixtures.kind import docker, kind_root
+from fixtures.kind import nodes as kind_nodes
 from fixtures.node.backing import BackingServices, backing_services
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +64,7 @@ def kind(cluster: Cluster) -> Kind:
     running = kind_cluster.current()
     assert engine is not None, "no Docker engine answers, yet the kind cluster is up"
     assert running is not None, f"{kind_cluster.status_path()} is missing: not from kind up"
-    return Kind(cluster, engine, kind_cluster.node_names(engine), running)
+    return Kind(cluster, engine, kind_nodes.node_names(engine), running)
 
 
 def _ready(conditions: list[Any]) -> bool:
