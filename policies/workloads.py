@@ -11,7 +11,7 @@ ports, the HPAs that scale it and the fewest pods it runs).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -148,17 +148,7 @@ class PodTemplate:
             message, path=(*base, *field), detail=detail, values_key=values_key, fix=fix
         )
         if self.holder is not self.owner:
-            subject = f"{self.owner.ref} {detail}"
-            return Violation(
-                subject=subject,
-                message=v.message,
-                file=v.file,
-                doc=v.doc,
-                path=v.path,
-                rendered=v.rendered,
-                values_key=values_key,
-                fix=fix,
-            )
+            return replace(v, subject=f"{self.owner.ref} {detail}")
         return v
 
 
