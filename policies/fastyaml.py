@@ -134,33 +134,34 @@ def _whole_stream(text: str, expected: int) -> list[Any] | None:
     """All `expected` (>= 2) documents in one yaml-rs call when none is doubtful (the
     common case: fewer calls, one encoding check). With two documents or more yaml-rs
     returns the list of documents (for one, a list document would look the same)."""
-    if _doubtful(text):
-        return None
-    try:
-        value = yaml_rs.loads(
-            text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins
-        )
-    except yaml_rs.YAMLDecodeError:
-        return None
+    value = _yaml_rs(text)
     if not isinstance(value, list) or len(value) != expected or _reads_differently(value):
-        return None
+        return None  # `_DOUBT` too
     return value
 
 
 def _fast(chunk: str) -> Any:
     """One document's value from yaml-rs, `_EMPTY` when it has none, `_DOUBT` when PyYAML
     must read it."""
-    if _doubtful(chunk):
-        return _DOUBT
-    try:
-        value = yaml_rs.loads(
-            chunk, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins
-        )
-    except yaml_rs.YAMLDecodeError:
+    value = _yaml_rs(chunk)
+    if value is _DOUBT:
         return _DOUBT
     if value is None:
         return _DOUBT if _CONTENT.search(chunk) else _EMPTY  # `null` alone is a document
     return _DOUBT if _reads_differently(value) else value
+
+
+def _yaml_rs(text: str) -> Any:
+    """yaml-rs's value for `text` (timestamps as text, the last of duplicate keys, as
+    PyYAML), or `_DOUBT` when the text or yaml-rs's reading of it needs PyYAML."""
+    if _doubtful(text):
+        return _DOUBT
+    try:
+        return yaml_rs.loads(
+            text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins
+        )
+    except yaml_rs.YAMLDecodeError:
+        return _DOUBT
 
 
 def _reads_differently(value: Any) -> bool:
