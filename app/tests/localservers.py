@@ -16,10 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Self
 
 import psycopg
 import redis
@@ -70,8 +70,9 @@ def _postgres_bin() -> Path:
     )
 
 
-class _Process:
-    """A child process with its log file; stop() sends `stop_signal` and waits."""
+class LocalProcess:
+    """A child process with its log file; stop() sends `stop_signal` and waits. The judge's
+    test servers (judge/tests/judge_servers.py) build on it too."""
 
     stop_signal = signal.SIGTERM
 
@@ -89,6 +90,10 @@ class _Process:
         if self.proc is None:
             raise ServerError(f"{type(self).__name__} was never started")
         return self.proc.pid
+
+    def start(self) -> None:
+        """Spawn the process (`_spawn`) and wait until it serves (`_await`)."""
+        raise NotImplementedError
 
     def _spawn(
         self, argv: list[str], user: str | None = None, env: Mapping[str, str] | None = None
@@ -117,6 +122,23 @@ class _Process:
             self.stop()
             raise ServerError(f"{exc}\n{_tail(self.log_path, log_lines)}") from None
 
+    def _answers(self, url: str, name: str, log_lines: int = 20) -> bool:
+        """Whether `url` answers 200 (a readiness poll); ServerError with the log's tail once
+        the process has exited, so a crash is not waited out."""
+        if not self.running:
+            raise ServerError(
+                f"{name} exited ({self.returncode}):\n{_tail(self.log_path, log_lines)}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:  # urllib's URLError included
+            return False
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
     def stop(self, timeout: float = 30.0) -> None:
         if not self.running:
             return
@@ -132,8 +154,18 @@ class _Process:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
-class PostgresServer(_Process):
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+class PostgresServer(LocalProcess):
     """A throw-away PostgreSQL cluster. `durable=False` trades crash safety for speed."""
 
     stop_signal = signal.SIGINT  # "fast" shutdown: abort sessions, then stop cleanly
@@ -205,7 +237,7 @@ class PostgresServer(_Process):
         return self.url(name)
 
 
-class RedisServer(_Process):
+class RedisServer(LocalProcess):
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
@@ -237,7 +269,7 @@ class RedisServer(_Process):
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
 
-class ServiceProcess(_Process):
+class ServiceProcess(LocalProcess):
     """`python -m sre_platform serve` as a real process on a loopback port."""
 
     def __init__(self, env: Mapping[str, str], *, port: int | None = None) -> None:
@@ -262,19 +294,4 @@ class ServiceProcess(_Process):
             self._await(self._healthy, description, timeout, log_lines=40)
 
     def _healthy(self) -> bool:
-        if not self.running:
-            raise ServerError(
-                f"sre-platform exited ({self.returncode}):\n{_tail(self.log_path, 40)}"
-            )
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self._answers(f"{self.url}/healthz", "sre-platform", log_lines=40)

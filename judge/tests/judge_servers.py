@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,17 +31,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from sre_platform.metrics import DURATION_BUCKETS
-from tests.localservers import REPO_ROOT, ServerError, free_port, wait_until
+from tests.localservers import REPO_ROOT, LocalProcess, ServerError, free_port
 
 JUDGE_DIR = REPO_ROOT / "judge"
 ROUTE = "/api/v1/items"
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # ---- generated pods --------------------------------------------------------------------
@@ -176,7 +167,7 @@ class SyntheticExporter:
 # ---- Prometheus --------------------------------------------------------------------------
 
 
-class PrometheusServer:
+class PrometheusServer(LocalProcess):
     """Debian's prometheus scraping every `interval`: `targets` that label their own series
     (honor_labels), `labelled_targets` (static_configs entries: `{"targets": [...], "labels":
     {...}}`), or nothing but a given storage directory (a replay of backfilled blocks)."""
@@ -191,11 +182,10 @@ class PrometheusServer:
         binary = shutil.which("prometheus")
         if binary is None:
             raise ServerError("prometheus not found; run `make setup` (Debian prometheus)")
+        super().__init__(Path(tempfile.mkdtemp(prefix="sre-judge-prometheus-")))
         self.binary = binary
-        self.base = Path(tempfile.mkdtemp(prefix="sre-judge-prometheus-"))
         self.storage = storage or self.base / "data"
         self.port = free_port()
-        self.log_path = self.base / "prometheus.log"
         config: dict[str, Any] = {"global": {"scrape_interval": interval}, "scrape_configs": []}
         if targets:
             config["scrape_configs"].append(
@@ -216,7 +206,6 @@ class PrometheusServer:
                 }
             )
         (self.base / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -232,57 +221,22 @@ class PrometheusServer:
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=warn",
         ]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        try:
-            wait_until(self._ready, f"Prometheus on port {self.port} to be ready", timeout=60)
-        except TimeoutError as exc:
-            self.stop()
-            raise ServerError(f"{exc}\n{_tail(self.log_path)}") from None
+        self._spawn(argv)
+        self._await(self._ready, f"Prometheus on port {self.port} to be ready", 60, log_lines=30)
 
     def _ready(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise ServerError(f"prometheus exited:\n{_tail(self.log_path)}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> PrometheusServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
+        return self._answers(f"{self.url}/-/ready", "prometheus", log_lines=30)
 
 
 # ---- the judge ---------------------------------------------------------------------------
 
 
-class JudgeProcess:
+class JudgeProcess(LocalProcess):
     """`python -m sre_judge serve` on a free loopback port, reading `prometheus_url`."""
 
     def __init__(self, prometheus_url: str) -> None:
+        super().__init__(Path(tempfile.mkdtemp(prefix="sre-judge-")))
         self.port = free_port()
-        self.base = Path(tempfile.mkdtemp(prefix="sre-judge-"))
-        self.log_path = self.base / "judge.log"
         self.env = {
             **os.environ,
             "PYTHONPATH": str(JUDGE_DIR),
@@ -291,50 +245,14 @@ class JudgeProcess:
             "PORT": str(self.port),
             "LOG_LEVEL": "info",
         }
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sre_judge", "serve"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
-                start_new_session=True,
-            )  # fmt: skip
-        try:
-            wait_until(self._healthy, f"sre-judge on port {self.port} to answer", timeout=30)
-        except TimeoutError as exc:
-            self.stop()
-            raise ServerError(f"{exc}\n{_tail(self.log_path)}") from None
+        self._spawn([sys.executable, "-m", "sre_judge", "serve"], env=self.env)
+        self._await(self._healthy, f"sre-judge on port {self.port} to answer", 30, log_lines=30)
 
     def _healthy(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise ServerError(f"sre-judge exited:\n{_tail(self.log_path)}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> JudgeProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._answers(f"{self.url}/healthz", "sre-judge", log_lines=30)
