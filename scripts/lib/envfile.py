@@ -24,7 +24,7 @@ import os
 import re
 import shlex
 import sys
-from os import EX_DATAERR, EX_NOINPUT, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE  # sysexits.h
+from os import EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_USAGE  # sysexits.h
 from pathlib import Path
 from typing import Any
 
@@ -235,14 +235,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except EnvFileError as err:
-        print(f"envfile: {err}", file=sys.stderr)
-        sys.exit(err.code)
-    except Exception as err:  # a bug: say so in one line instead of a traceback
-        print(
-            f"envfile: internal error ({type(err).__name__}: {err}); please report it",
-            file=sys.stderr,
-        )
-        sys.exit(EX_SOFTWARE)
+    from scriptcli import run
+
+    run("envfile", main, EnvFileError)

@@ -224,14 +224,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except GitOpsError as err:
-        print(f"gitops: {err}", file=sys.stderr)
-        sys.exit(err.code)
-    except Exception as err:  # a bug: one line, not a traceback
-        print(
-            f"gitops: internal error ({type(err).__name__}: {err}); please report it",
-            file=sys.stderr,
-        )
-        sys.exit(EX_SOFTWARE)
+    from scriptcli import run
+
+    run("gitops", main, GitOpsError)
