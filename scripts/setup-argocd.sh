@@ -110,16 +110,7 @@ fi
 
 # --- the cluster --------------------------------------------------------------------------
 
-SP_KUBECTL=$(sp_kubectl_bin)
-if [[ -n "$env" ]]; then
-  sp_load_env "$env"
-else
-  SP_ENV_LOADED=""
-fi
-sp_override_cluster
-sp_kube_args_from_env
-sp_require_cluster
-sp_log "cluster: $(sp_cluster_describe)"
+sp_connect_cluster "$env"
 
 apply_args=(apply --server-side --force-conflicts)
 $dry_run && apply_args+=(--dry-run=server)

@@ -249,5 +249,21 @@ sp_require_cluster() {
   fi
 }
 
+# sp_connect_cluster [ENV]: the cluster of environments/ENV.yaml, or with no ENV kubectl's
+# current context, with the cluster options over it: kubectl found, the environment loaded,
+# SP_KUBE_ARGS set, the API server answering (else exit 69), and the cluster logged.
+sp_connect_cluster() {
+  SP_KUBECTL=$(sp_kubectl_bin)
+  if [[ -n "${1:-}" ]]; then
+    sp_load_env "$1"
+  else
+    SP_ENV_LOADED=""
+  fi
+  sp_override_cluster
+  sp_kube_args_from_env
+  sp_require_cluster
+  sp_log "cluster: $(sp_cluster_describe)"
+}
+
 # sp_in_github_actions: true inside a GitHub Actions job.
 sp_in_github_actions() { [[ "${GITHUB_ACTIONS:-}" == "true" ]]; }
