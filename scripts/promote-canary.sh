@@ -73,7 +73,6 @@ USAGE
 }
 
 action="" env="" app="" full=false step=false force=false wait=false until=healthy timeout="" expect_tag=""
-positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -87,20 +86,13 @@ while [[ $# -gt 0 ]]; do
     --timeout=*) timeout=${1#*=} ;;
     --expect-tag) sp_need_value "$1" $#; expect_tag=$2; shift ;;
     --expect-tag=*) expect_tag=${1#*=} ;;
-    -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
-      sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
-    --) shift; positional+=("$@"); break ;;
-    -*) sp_usage_error "unknown option '$1'" ;;
-    *) positional+=("$1") ;;
+    *) sp_common_arg "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
   esac
   shift
 done
 
-if [[ ${#positional[@]} -ne 3 ]]; then
-  [[ ${#positional[@]} -eq 0 ]] && { usage >&2; exit "$SP_EX_USAGE"; }
-  sp_usage_error "expected <action> <env> <app>, got ${#positional[@]} argument(s): ${positional[*]}"
-fi
-action=${positional[0]} env=${positional[1]} app=${positional[2]}
+sp_expect_args 3 "expected <action> <env> <app>, got ${#SP_ARGS[@]} argument(s): ${SP_ARGS[*]}"
+action=${SP_ARGS[0]} env=${SP_ARGS[1]} app=${SP_ARGS[2]}
 
 case "$action" in
   promote | abort | status | retry) ;;

@@ -81,7 +81,6 @@ USAGE
 
 env="" reason="" to_tag="" repo="" push=true sync=true promote_full=false timeout="" incident_dir=incidents dry_run=false
 release_override="" extra_values=()
-positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -101,20 +100,13 @@ while [[ $# -gt 0 ]]; do
     --release=*) release_override=${1#*=} ;;
     --values) sp_need_value "$1" $#; extra_values+=("$2"); shift ;;
     --values=*) extra_values+=("${1#*=}") ;;
-    -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
-      sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
-    --) shift; positional+=("$@"); break ;;
-    -*) sp_usage_error "unknown option '$1'" ;;
-    *) positional+=("$1") ;;
+    *) sp_common_arg "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
   esac
   shift
 done
 
-if [[ ${#positional[@]} -ne 2 ]]; then
-  [[ ${#positional[@]} -eq 0 ]] && { usage >&2; exit "$SP_EX_USAGE"; }
-  sp_usage_error "expected <env> \"<reason>\", got ${#positional[@]} argument(s) (quote the reason)"
-fi
-env=${positional[0]} reason=${positional[1]}
+sp_expect_args 2 "expected <env> \"<reason>\", got ${#SP_ARGS[@]} argument(s) (quote the reason)"
+env=${SP_ARGS[0]} reason=${SP_ARGS[1]}
 
 reason_trimmed=$(tr -s '[:space:]' ' ' <<<"$reason" | sed 's/^ //; s/ $//')
 [[ -n "$reason_trimmed" ]] || sp_usage_error "the reason must not be empty: say why you roll back (it goes into git and the incident record)"

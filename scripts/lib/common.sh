@@ -139,6 +139,31 @@ sp_cluster_option() {
   esac
 }
 
+# sp_common_arg "$@": the arguments a script with operands (promote-canary.sh, rollback.sh)
+# reads after its own options, at the front of "$@": a cluster option, `--` (the rest are
+# operands), an unknown option (a usage error), or an operand; operands are appended to
+# SP_ARGS, SP_OPTION_WORDS is how many words it took. The last arm of the argument loop:
+#   *) sp_common_arg "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
+SP_ARGS=()
+# shellcheck disable=SC2034 # SP_OPTION_WORDS is read by the calling script
+sp_common_arg() {
+  case "$1" in
+    -n | --namespace | --namespace=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
+      sp_cluster_option "$@" ;;
+    --) SP_ARGS+=("${@:2}"); SP_OPTION_WORDS=$# ;;
+    -*) sp_usage_error "unknown option '$1'" ;;
+    *) SP_ARGS+=("$1"); SP_OPTION_WORDS=1 ;;
+  esac
+}
+
+# sp_expect_args N MESSAGE: exactly N operands in SP_ARGS; none at all prints the usage
+# (exit 64), another count is the usage error MESSAGE.
+sp_expect_args() {
+  [[ ${#SP_ARGS[@]} -eq $1 ]] && return 0
+  [[ ${#SP_ARGS[@]} -eq 0 ]] && { usage >&2; exit "$SP_EX_USAGE"; }
+  sp_usage_error "$2"
+}
+
 # sp_override_cluster: apply the cluster options over the loaded environment.
 sp_override_cluster() {
   if [[ -n "$SP_NAMESPACE_OPTION" ]]; then
