@@ -30,8 +30,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+import benchargs  # bench/, sys.path[0] of a script here
 import requests
 import yaml
 
@@ -51,7 +52,7 @@ from tests.localservers import (  # noqa: E402
     ServiceProcess,
 )
 
-EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE = 64, 66, 69
+EX_NOINPUT, EX_UNAVAILABLE = 66, 69
 NAMESPACE = "bench"
 BASELINE = "stable1"
 # revision -> (role, the service's fault environment)
@@ -65,14 +66,8 @@ REVISIONS: dict[str, tuple[str, dict[str, str]]] = {
 API = "/api/v1/items?limit=10"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def _args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="bench/bench-judge", description=__doc__.split("\n\n")[1])
+    parser = benchargs.parser("bench/bench-judge", __doc__)
     parser.add_argument("--recording", type=Path, default=RECORDING, help="the recording file")
     parser.add_argument("--window", type=int, default=30, help="seconds per comparison (30)")
     parser.add_argument("--record", action="store_true", help="record anew (real load; slow)")

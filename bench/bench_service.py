@@ -18,7 +18,8 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+
+import benchargs  # bench/, sys.path[0] of a script here
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "app"))
@@ -31,20 +32,13 @@ from tests.localservers import (  # noqa: E402
     ServiceProcess,
 )
 
-EX_USAGE = 64
 EX_UNAVAILABLE = 69
 PACED_CONNECTIONS = 10
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def _args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="bench/bench-service", description=__doc__.split("\n\n")[1])
+    parser = benchargs.parser("bench/bench-service", __doc__)
     parser.add_argument("--duration", type=int, default=10, help="seconds per case (10)")
     parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
