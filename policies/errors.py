@@ -6,10 +6,7 @@ loader raises one of these and the pytest plugin turns it into `pytest.exit(...,
 
 from __future__ import annotations
 
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_SOFTWARE = 70
+from os import EX_DATAERR, EX_NOINPUT, EX_USAGE  # sysexits.h (importers use these names)
 
 
 class InputError(Exception):
