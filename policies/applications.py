@@ -6,7 +6,7 @@ ApplicationSets generate from their list generators (with fasttemplate or Go tem
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -56,16 +56,10 @@ class AppView:
         fix: str | None = None,
         severity: Severity | None = None,
     ) -> Violation:
-        v = self.obj.violation(message, path=(*self.base, *path), fix=fix)
-        return Violation(
-            subject=self.label,
-            message=v.message,
-            file=v.file,
-            doc=v.doc,
-            path=v.path,
-            fix=fix,
-            severity=severity,
-        )
+        v = self.obj.violation(message, path=(*self.base, *path), fix=fix, severity=severity)
+        # Named after the (possibly generated) Application; located in its file as written,
+        # never through a chart's templates.
+        return replace(v, subject=self.label, rendered=False)
 
     def sources(self) -> list[tuple[tuple[PathKey, ...], dict[str, Any]]]:
         if isinstance(self.spec.get("source"), dict):
