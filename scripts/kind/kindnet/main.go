@@ -16,24 +16,21 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"sre-platform.dev/kind/incluster"
 )
 
 const (
-	serviceAccount  = "/var/run/secrets/kubernetes.io/serviceaccount"
 	masqueradeChain = "SRE-KINDNET-MASQ"
 	syncInterval    = 5 * time.Second
 )
@@ -56,7 +53,7 @@ func main() {
 	if endpoint == "" {
 		endpoint = net.JoinHostPort(mustEnv("KUBERNETES_SERVICE_HOST"), mustEnv("KUBERNETES_SERVICE_PORT"))
 	}
-	client, err := newAPIClient(endpoint)
+	client, err := incluster.New(endpoint)
 	if err != nil {
 		log.Fatalf("kindnet: %v", err)
 	}
@@ -70,8 +67,8 @@ func main() {
 	}
 }
 
-func sync(c *apiClient, self, podSubnet, cniConfig string, routes map[string]string) error {
-	nodes, err := c.nodes()
+func sync(c *incluster.Client, self, podSubnet, cniConfig string, routes map[string]string) error {
+	nodes, err := listNodes(c)
 	if err != nil {
 		return err
 	}
@@ -197,50 +194,11 @@ func writeIfChanged(path string, content []byte) error {
 
 // ---- the API ------------------------------------------------------------------------
 
-type apiClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-func newAPIClient(endpoint string) (*apiClient, error) {
-	ca, err := os.ReadFile(filepath.Join(serviceAccount, "ca.crt"))
+// listNodes reads the cluster's Nodes.
+func listNodes(c *incluster.Client) ([]node, error) {
+	body, err := c.Get("/api/v1/nodes")
 	if err != nil {
 		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("no certificate in %s/ca.crt", serviceAccount)
-	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
-	return &apiClient{
-		base: "https://" + endpoint,
-		http: &http.Client{Transport: transport, Timeout: 10 * time.Second},
-	}, nil
-}
-
-func (c *apiClient) nodes() ([]node, error) {
-	// The token is re-read each time: the kubelet rotates projected tokens.
-	token, err := os.ReadFile(filepath.Join(serviceAccount, "token"))
-	if err != nil {
-		return nil, err
-	}
-	request, err := http.NewRequest(http.MethodGet, c.base+"/api/v1/nodes", nil)
-	if err != nil {
-		return nil, err
-	}
-	request.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	response, err := c.http.Do(request)
-	if err != nil {
-		return nil, err
-	}
-	defer response.Body.Close()
-	body, err := io.ReadAll(response.Body)
-	if err != nil {
-		return nil, err
-	}
-	if response.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/v1/nodes: HTTP %d: %s", response.StatusCode, bytes.TrimSpace(body))
 	}
 	return parseNodes(body)
 }

@@ -18,25 +18,20 @@
 package main
 
 import (
-	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-)
 
-const serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount"
+	"sre-platform.dev/kind/incluster"
+)
 
 // version is stamped by fixtures/kind (-ldflags -X main.version=...).
 var version = "dev"
@@ -82,7 +77,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("kube-targets: %v", err)
 	}
-	log.Printf("kube-targets %s on %s, API %s", version, listen, api.base)
+	log.Printf("kube-targets %s on %s, API %s", version, listen, api.Base)
 	server := &http.Server{Addr: listen, Handler: handler(api), ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(server.ListenAndServe())
 }
@@ -194,29 +189,19 @@ func labelName(key string) string {
 
 // ---- the API ------------------------------------------------------------------------
 
-type apiClient struct {
-	base string
-	http *http.Client
-}
+// apiClient lists pods through the pod's service account.
+type apiClient struct{ *incluster.Client }
 
 func newAPIClient() (*apiClient, error) {
 	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {
 		return nil, fmt.Errorf("not in a pod: $KUBERNETES_SERVICE_HOST/PORT are not set")
 	}
-	ca, err := os.ReadFile(filepath.Join(serviceAccount, "ca.crt"))
+	client, err := incluster.New(net.JoinHostPort(host, port))
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("no certificate in %s/ca.crt", serviceAccount)
-	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
-	return &apiClient{
-		base: "https://" + net.JoinHostPort(host, port),
-		http: &http.Client{Transport: transport, Timeout: 10 * time.Second},
-	}, nil
+	return &apiClient{client}, nil
 }
 
 func (c *apiClient) pods(namespace, selector string) ([]pod, error) {
@@ -227,27 +212,9 @@ func (c *apiClient) pods(namespace, selector string) ([]pod, error) {
 	if selector != "" {
 		path += "?labelSelector=" + url.QueryEscape(selector)
 	}
-	// The token is re-read each time: the kubelet rotates projected tokens.
-	token, err := os.ReadFile(filepath.Join(serviceAccount, "token"))
+	body, err := c.Get(path)
 	if err != nil {
 		return nil, err
-	}
-	request, err := http.NewRequest(http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	request.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	response, err := c.http.Do(request)
-	if err != nil {
-		return nil, err
-	}
-	defer response.Body.Close()
-	body, err := io.ReadAll(response.Body)
-	if err != nil {
-		return nil, err
-	}
-	if response.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d: %s", path, response.StatusCode, bytes.TrimSpace(body))
 	}
 	var list struct {
 		Items []pod `json:"items"`

@@ -1,0 +1,3 @@
+module sre-platform.dev/kind/incluster
+
+go 1.22
