@@ -62,6 +62,9 @@ from policies.engine import Finding, evaluate
 from policies.model import Bundle, Obj, Severity
 from policies.sources import Repo
 
+# One worker under pytest-xdist: module fixtures install cluster-wide policies of fixed names.
+pytestmark = pytest.mark.xdist_group("admission")
+
 CATALOGUE = load_catalogue()
 RULES = admission_rules(CATALOGUE)
 CASES = [case for rule in RULES for case in find_cases(rule)]

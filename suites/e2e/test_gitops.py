@@ -45,7 +45,8 @@ from fixtures.gitops.manifests import load_manifests as load
 from fixtures.gitops.repo import GitOpsRepo, git
 from fixtures.traffic.stages import crashing_image_stage, delete_stage
 
-pytestmark = pytest.mark.e2e
+# One worker under pytest-xdist: the module fixture starts and stops the lab's ArgoCD.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("argocd")]
 
 # Two analysed steps instead of four: the path is what these tests prove, not the steps
 # (the canary scenarios of issue 6 walk all of them). Applied as each Application's
