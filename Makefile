@@ -75,10 +75,15 @@ static: ## pytest suites/static: the pull-request gate, no cluster (installs onl
 admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
 	$(PY) -m policies.admission generate
 
-e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
+# The e2e tier on pytest-xdist workers: scenarios side by side, each in its own namespace;
+# what is one per lab is shared by marks (docs/e2e.md, "In parallel"). E2E_WORKERS=0: one
+# process. The scenarios' steps show live; SRE_PLATFORM_QUIET_STEPS=1 (or --quiet-steps) not.
+E2E_WORKERS ?= 3
+
+e2e: ## pytest suites/e2e on the lab cluster (brought up if needed), on E2E_WORKERS=3 xdist workers; E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
 	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
-	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
+	$(PYTEST) e2e suites/e2e -n $(E2E_WORKERS) --dist loadgroup $(E2E_ARGS)
 
 e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traffic (root; the node is brought up and down)
 	scripts/lab/lab.sh up

@@ -47,6 +47,7 @@ from fixtures.e2e import parallel, progress
 from fixtures.e2e import real_node as real_node_plugin
 from fixtures.e2e.platform import Platform
 from fixtures.e2e.scenario import Scenario
+from fixtures.gitops import argocd
 from fixtures.lab.layout import lab_root
 from fixtures.traffic import simulated, stages
 from fixtures.traffic.load import ServiceLoad
@@ -61,7 +62,7 @@ EVIDENCE = REPORTS / "e2e"
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
     real_node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
-    parallel.register(pluginmanager)  # -n N: the exclusive mark, groups, the lab's share lock
+    parallel.register(pluginmanager)  # -n N: the serial mark, groups, the lab's share lock
     progress.register(pluginmanager)  # the Given/When/Then steps live on the terminal
     group = parser.getgroup("e2e", "the e2e scenarios")
     group.addoption(
@@ -189,7 +190,7 @@ def simulated_traffic(cluster: Cluster) -> Iterator[TrafficProcess | None]:
     )
     prometheus = Prometheus(cluster.prometheus_url, timeout=5)
     try:
-        with parallel.lab_share():  # not while an exclusive test has Prometheus stopped
+        with parallel.lab_share():  # not while a serial test has Prometheus stopped
             wait_until(
                 lambda: prometheus.up(job="lab-file-sd", instance=process.address),
                 f"the simulated traffic target {process.address} to be scraped by Prometheus",
@@ -230,6 +231,35 @@ def analysis(
             "the analysis has no Prometheus yet (docs/e2e.md, 'Other clusters')"
         )
     yield simulated_traffic
+
+
+# ---- the lab's ArgoCD ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def argocd_lab(cluster: Cluster) -> Iterator[argocd.ArgoCD]:
+    """The lab's ArgoCD (controller, repo-server, Redis as lab processes), shared by every
+    test and xdist worker that uses it: one starts it while the others wait on its lock;
+    stopped, if a session started it, by the last one to finish."""
+    if cluster.provider != "lab":
+        pytest.skip(
+            "the GitOps scenarios run ArgoCD as lab processes (docs/argocd-lab.md); on "
+            f"{cluster.provider} ArgoCD runs as pods that cannot read a file:// repository"
+        )
+    users = Users(argocd.state_dir() / "users")
+    token = users.register()  # before up: the last user out must count this one
+    state = argocd.up(say=lambda line: None)
+    started = _argocd_identity() if state.started else None
+    try:
+        yield state
+    finally:
+        if users.release_last(token, started, _argocd_identity()) and not cluster.keep:
+            argocd.down(say=lambda line: None)
+
+
+def _argocd_identity() -> str | None:
+    record = argocd.supervisor().running("argocd-application-controller")
+    return None if record is None else f"{record.pid}-{record.starttime}"
 
 
 # ---- one namespace per scenario ----------------------------------------------------------

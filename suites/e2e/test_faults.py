@@ -9,7 +9,7 @@
 
 On the lab the components are stopped and started with
 fixtures.lab.control_plane.stop_component / start_component; these tests restore them
-whatever happens. (The lab is shared: marked `exclusive`, each runs with no other test of
+whatever happens. (The lab is shared: marked `serial`, each runs with no other test of
 the session at the same time, fixtures/e2e/parallel.py; another session on the lab would see
 the same outage for those seconds.)
 """
@@ -28,7 +28,7 @@ from fixtures.lab import control_plane
 from fixtures.traffic.simulated import TrafficProcess
 
 # They stop what every scenario uses: under pytest-xdist nothing else runs meanwhile.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.exclusive]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.serial]
 
 REPLICAS = 10
 STEPS: list[dict[str, Any]] = [

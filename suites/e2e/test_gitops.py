@@ -9,7 +9,9 @@ by the SIMULATED traffic (fixtures.traffic). The steps a person or the pipeline 
 the repository's own scripts: CI's GitOps update, CD's sync by hand, the rollback.
 
 Each test has its own repository, AppProject, Applications (prefixed names) and namespaces,
-so the lab's standing Applications (scripts/setup-argocd.sh --lab) are never touched.
+so the lab's standing Applications (scripts/setup-argocd.sh --lab) are never touched, and
+the tests run side by side on pytest-xdist workers, sharing the lab's ArgoCD (the
+conftest's session fixture `argocd_lab`).
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ from fixtures.gitops.manifests import load_manifests as load
 from fixtures.gitops.repo import GitOpsRepo, git
 from fixtures.traffic.stages import crashing_image_stage, delete_stage
 
-# One worker under pytest-xdist: the module fixture starts and stops the lab's ArgoCD.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("argocd")]
+pytestmark = pytest.mark.e2e
 
 # Two analysed steps instead of four: the path is what these tests prove, not the steps
 # (the canary scenarios of issue 6 walk all of them). Applied as each Application's
@@ -69,20 +70,6 @@ FAST_CANARY: dict[str, Any] = {
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def argocd_lab(cluster: Cluster) -> Iterator[argocd.ArgoCD]:
-    """ArgoCD's controller and repo-server in the lab; stopped afterwards if started here."""
-    if cluster.provider != "lab":
-        pytest.skip(
-            "the GitOps scenarios run ArgoCD as lab processes (docs/argocd-lab.md); on "
-            f"{cluster.provider} ArgoCD runs as pods that cannot read a file:// repository"
-        )
-    state = argocd.up(say=lambda line: None)
-    yield state
-    if state.started and not cluster.keep:
-        argocd.down(say=lambda line: None)
 
 
 @pytest.fixture

@@ -1,0 +1,93 @@
+"""Print the e2e tier's figures (bench/bench-e2e): wall times of its runs, each test's
+duration from the run's JUnit report, and the abort times the scenarios recorded
+(reports/e2e-figures.json, written by suites/e2e/conftest.py).
+
+Usage: python bench/bench_e2e.py <prefix> <runs.json> <junit.xml> <figures.json>
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+GOAL_SECONDS = 300  # issue 19: the lab tier under 5 minutes on 2 cores
+
+
+def runs(prefix: str, path: Path) -> None:
+    """The wall time of each run of the last bench (serial and/or parallel)."""
+    if not path.is_file():
+        return
+    recorded: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    for name, run in recorded.items():
+        workers = run["workers"]
+        how = "one process" if workers == 0 else f"{workers} xdist workers"
+        print(
+            f"{prefix}-wall-{name}: {run['seconds']} s ({how}, pytest exit {run['exit']}, "
+            f"log {run['log']}; goal <= {GOAL_SECONDS} s)"
+        )
+    if {"serial", "parallel"} <= recorded.keys() and recorded["parallel"]["seconds"]:
+        speedup = recorded["serial"]["seconds"] / recorded["parallel"]["seconds"]
+        print(f"{prefix}-speedup: {speedup:.2f}x (serial wall / parallel wall)")
+
+
+def tests(prefix: str, path: Path) -> None:
+    """Every test's duration (setup + call + teardown) from JUnit, longest first."""
+    if not path.is_file():
+        return
+    rows = []
+    skipped = 0
+    # The JUnit report pytest just wrote in this checkout: trusted input.
+    for case in ET.parse(path).getroot().iter("testcase"):  # noqa: S314
+        outcome = next((c.tag for c in case if c.tag in ("failure", "error", "skipped")), "")
+        if outcome == "skipped":
+            skipped += 1
+            continue
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        rows.append((float(case.get("time", 0)), f"{module}.py::{case.get('name')}", outcome))
+    for seconds, name, outcome in sorted(rows, reverse=True):
+        print(f"{prefix}-test {name}: {seconds:.1f} s{f' ({outcome})' if outcome else ''}")
+    print(f"{prefix}-tests: {len(rows)} run, {skipped} skipped (JUnit {path.name})")
+
+
+def figures(prefix: str, path: Path) -> None:
+    """The session's total and the abort times of the bad-canary scenarios (2-4)."""
+    if not path.is_file():
+        return
+    data = json.loads(path.read_text())
+    scenarios: dict[str, dict[str, Any]] = data["scenarios"]
+    print(
+        f"{prefix}-total: {data.get('total_seconds', 0.0):.1f} s (pytest session, "
+        f"{len(scenarios)} scenarios, exit {data.get('exit_status', '?')})"
+    )
+    for nodeid, entry in scenarios.items():
+        if "abort_seconds_after_update" not in entry:
+            continue
+        fault = nodeid.rsplit("[", 1)[-1].rstrip("]")
+        interval = entry.get("analysis_interval_seconds", 0)
+        print(
+            f"{prefix}-abort-{fault}: {entry['abort_seconds_after_update']:.1f} s after the "
+            f"update, {entry['abort_seconds_after_first_bad_measurement']:.1f} s after the "
+            f"first bad measurement (analysis interval {interval:.0f} s; goal <= "
+            f"{2 * interval:.0f} s)"
+        )
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 64
+    prefix, run_file, junit, figure_file = argv[0], Path(argv[1]), Path(argv[2]), Path(argv[3])
+    if not junit.is_file() and not figure_file.is_file():
+        print(f"bench-e2e: no figures ({junit} and {figure_file} are missing)", file=sys.stderr)
+        return 1
+    runs(prefix, run_file)
+    figures(prefix, figure_file)
+    tests(prefix, junit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
