@@ -67,9 +67,11 @@ judge-test: ## The canary judge's tests: statistics on known distributions, the 
 # plugin from the environment (xdist, cov, ...): not loading them halves pytest's start.
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
+# The Python environment installs (downloads, mostly) while the Go tools compile (CPU).
 static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
-	scripts/setup.sh --python-only
-	tools/build.sh --manifests-only $(STATIC_TOOLS)
+	scripts/setup.sh --python-only & python=$$!; status=0; \
+	  tools/build.sh --manifests-only $(STATIC_TOOLS) || status=$$?; \
+	  wait $$python || status=$$?; exit $$status
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
