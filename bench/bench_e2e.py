@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 GOAL_SECONDS = 300  # issue 19: the lab tier under 5 minutes on 2 cores
+SHOWN_SECONDS = 5.0  # shorter tests are counted, not listed
 
 
 def runs(prefix: str, path: Path) -> None:
@@ -47,9 +48,33 @@ def tests(prefix: str, path: Path) -> None:
             continue
         module = case.get("classname", "").rsplit(".", 1)[-1]
         rows.append((float(case.get("time", 0)), f"{module}.py::{case.get('name')}", outcome))
-    for seconds, name, outcome in sorted(rows, reverse=True):
+    shown = [row for row in sorted(rows, reverse=True) if row[0] >= SHOWN_SECONDS or row[2]]
+    for seconds, name, outcome in shown:
         print(f"{prefix}-test {name}: {seconds:.1f} s{f' ({outcome})' if outcome else ''}")
-    print(f"{prefix}-tests: {len(rows)} run, {skipped} skipped (JUnit {path.name})")
+    rest = sum(row[0] for row in rows) - sum(row[0] for row in shown)
+    print(
+        f"{prefix}-tests: {len(rows)} run ({len(rows) - len(shown)} under {SHOWN_SECONDS:.0f} s "
+        f"each: {rest:.1f} s together), {skipped} skipped (JUnit {path.name})"
+    )
+
+
+def timeline(prefix: str, spans: dict[str, dict[str, Any]]) -> None:
+    """How busy each worker was, and how long serial tests had the lab alone."""
+    if not spans:
+        return
+    start = min(s["start"] for s in spans.values())
+    stop = max(s["stop"] for s in spans.values())
+    workers: dict[str, list[dict[str, Any]]] = {}
+    for span in spans.values():
+        workers.setdefault(span["worker"], []).append(span)
+    for worker, own in sorted(workers.items()):
+        busy = sum(s["stop"] - s["start"] for s in own)
+        print(
+            f"{prefix}-worker {worker}: {busy:.0f} s in {len(own)} tests of "
+            f"{stop - start:.0f} s ({busy / (stop - start):.0%} busy)"
+        )
+    alone = sum(s["stop"] - s["start"] for s in spans.values() if s.get("serial"))
+    print(f"{prefix}-serial-tests: {alone:.0f} s with the lab to themselves")
 
 
 def figures(prefix: str, path: Path) -> None:
@@ -62,6 +87,7 @@ def figures(prefix: str, path: Path) -> None:
         f"{prefix}-total: {data.get('total_seconds', 0.0):.1f} s (pytest session, "
         f"{len(scenarios)} scenarios, exit {data.get('exit_status', '?')})"
     )
+    timeline(prefix, data.get("timeline", {}))
     for nodeid, entry in scenarios.items():
         if "abort_seconds_after_update" not in entry:
             continue

@@ -147,6 +147,16 @@ def pytest_runtest_makereport(
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # When each test ran and where (setup to teardown, wall clock): bench/bench-e2e shows
+    # how busy each worker was and how long the serial tests held the lab alone.
+    node = getattr(report, "node", None)  # the xdist worker, on the controller
+    worker = node.gateway.id if node is not None else "main"
+    timeline = _figures.setdefault("timeline", {})
+    span = timeline.setdefault(parallel.plain_nodeid(report.nodeid), {"worker": worker})
+    span["start"] = round(min(span.get("start", report.start), report.start), 2)
+    span["stop"] = round(max(span.get("stop", report.stop), report.stop), 2)
+    if report.when == "call":
+        span["serial"] = "serial" in report.keywords
     figures = getattr(report, "e2e_figures", None)
     if figures is None:
         return

@@ -94,8 +94,9 @@ def test_a_component_started_again_since_is_left_alone(tmp_path: Path) -> None:
 
 
 class _Item:
-    def __init__(self, nodeid: str, serial: bool = False) -> None:
+    def __init__(self, nodeid: str, serial: bool = False, cluster: bool = True) -> None:
         self.nodeid, self.serial = nodeid, serial
+        self.fixturenames = ["cluster"] if cluster else []
 
     def get_closest_marker(self, name: str) -> Any:
         return object() if name == "serial" and self.serial else None
@@ -109,6 +110,7 @@ def test_serial_tests_first_then_the_longest_units_groups_kept_in_order() -> Non
         _Item("t.py::group-b"),
         _Item("t.py::fault", serial=True),
         _Item("t.py::new"),
+        _Item("t.py::pure", cluster=False),  # runs beside the serial test: right after it
     ]
     groups = {"t.py::group-a": "@g", "t.py::group-b": "@g"}
     durations = {
@@ -121,6 +123,7 @@ def test_serial_tests_first_then_the_longest_units_groups_kept_in_order() -> Non
     ordered = longest_first(items, groups, durations)  # type: ignore[arg-type]
     assert [i.nodeid.split("::")[1] for i in ordered] == [
         "fault",
+        "pure",
         "group-a",  # the group: 60 s, before "new" (60 s) by collection order
         "group-b",
         "new",
@@ -152,20 +155,24 @@ SUITE = {
 
         @pytest.mark.xdist_group("admission")
         @pytest.mark.parametrize("n", range(4))
-        def test_grouped(n, out):
+        def test_grouped(n, out, cluster):
             record(f"grouped{n}", out)
 
         @pytest.mark.parametrize("n", range(4))
-        def test_free(n, out):
+        def test_free(n, out, cluster):
             record(f"free{n}", out)
 
         @pytest.mark.serial
-        def test_alone(out):
+        def test_alone(out, cluster):
             record("alone", out)
 
         @pytest.fixture
         def out():
             return os.environ["RECORD"]
+
+        @pytest.fixture
+        def cluster():  # what makes a test hold the lab (the real one is the lab)
+            return None
         """,
 }
 
