@@ -73,8 +73,11 @@ def timeline(prefix: str, spans: dict[str, dict[str, Any]]) -> None:
             f"{prefix}-worker {worker}: {busy:.0f} s in {len(own)} tests of "
             f"{stop - start:.0f} s ({busy / (stop - start):.0%} busy)"
         )
-    alone = sum(s["stop"] - s["start"] for s in spans.values() if s.get("serial"))
-    print(f"{prefix}-serial-tests: {alone:.0f} s with the lab to themselves")
+    alone, reach = 0.0, start  # the union of the serial tests' spans (one may wait for another)
+    for span in sorted((s for s in spans.values() if s.get("serial")), key=lambda s: s["start"]):
+        alone += max(0.0, span["stop"] - max(span["start"], reach))
+        reach = max(reach, span["stop"])
+    print(f"{prefix}-serial-tests: {alone:.0f} s with the lab to themselves (or waiting for it)")
 
 
 def figures(prefix: str, path: Path) -> None:
