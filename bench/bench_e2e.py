@@ -70,8 +70,8 @@ def timeline(prefix: str, spans: dict[str, dict[str, Any]]) -> None:
     for worker, own in sorted(workers.items()):
         busy = sum(s["stop"] - s["start"] for s in own)
         print(
-            f"{prefix}-worker {worker}: {busy:.0f} s in {len(own)} tests of "
-            f"{stop - start:.0f} s ({busy / (stop - start):.0%} busy)"
+            f"{prefix}-worker {worker}: {busy:.0f} s in {len(own)} tests (running, or waiting "
+            f"for a serial one) of {stop - start:.0f} s ({busy / (stop - start):.0%})"
         )
     alone, reach = 0.0, start  # the union of the serial tests' spans (one may wait for another)
     for span in sorted((s for s in spans.values() if s.get("serial")), key=lambda s: s["start"]):
