@@ -67,18 +67,25 @@ judge-test: ## The canary judge's tests: statistics on known distributions, the 
 # plugin from the environment (xdist, cov, ...): not loading them halves pytest's start.
 STATIC_TOOLS := helm actionlint rollouts-evaluate argo-rollouts argo-cd prometheus-operator
 
+# The Python environment installs (downloads, mostly) while the Go tools compile (CPU).
 static: ## pytest suites/static: the pull-request gate, no cluster (installs only what it needs); REPO=<path> judges another repository
-	scripts/setup.sh --python-only
-	tools/build.sh --manifests-only $(STATIC_TOOLS)
+	scripts/setup.sh --python-only & python=$$!; status=0; \
+	  tools/build.sh --manifests-only $(STATIC_TOOLS) || status=$$?; \
+	  wait $$python || status=$$?; exit $$status
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
 	$(PY) -m policies.admission generate
 
-e2e: ## pytest suites/e2e on the lab cluster (brought up if needed); E2E_ARGS="-k canary --keep-cluster"
+# The e2e tier on pytest-xdist workers: scenarios side by side, each in its own namespace;
+# what is one per lab is shared by marks (docs/e2e.md, "In parallel"). E2E_WORKERS=0: one
+# process. The scenarios' steps show live; SRE_PLATFORM_QUIET_STEPS=1 (or --quiet-steps) not.
+E2E_WORKERS ?= 3
+
+e2e: ## pytest suites/e2e on the lab cluster (brought up if needed), on E2E_WORKERS=3 xdist workers; E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
 	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
-	$(PYTEST) e2e suites/e2e $(E2E_ARGS)
+	$(PYTEST) e2e suites/e2e -n $(E2E_WORKERS) --dist loadgroup $(E2E_ARGS)
 
 e2e-real-node: ## The canary scenarios 1-4 on the lab's real node with real traffic (root; the node is brought up and down)
 	scripts/lab/lab.sh up

@@ -40,17 +40,19 @@ from fixtures import cluster as cluster_plugin
 from fixtures.cluster import Cluster
 from fixtures.core.helm import deep_merge
 from fixtures.core.kube import wait_until
+from fixtures.core.processes import Users
 from fixtures.core.prometheus import Prometheus
 from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e import parallel, progress
 from fixtures.e2e import real_node as real_node_plugin
 from fixtures.e2e.platform import Platform
 from fixtures.e2e.scenario import Scenario
+from fixtures.gitops import argocd
+from fixtures.lab.layout import lab_root
 from fixtures.traffic import simulated, stages
 from fixtures.traffic.load import ServiceLoad
 from fixtures.traffic.simulated import TrafficProcess
 
-NAMESPACE_LABEL = "sre-platform.io/e2e"
-TRAFFIC_LABEL = "sre-platform.io/simulated-traffic"
 REPORTS = REPO_ROOT / "reports"
 FIGURES = REPORTS / "e2e-figures.json"
 REAL_NODE_FIGURES = REPORTS / "e2e-real-node-figures.json"  # a --real-node session's
@@ -60,6 +62,8 @@ EVIDENCE = REPORTS / "e2e"
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
     real_node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
+    parallel.register(pluginmanager)  # -n N: the serial mark, groups, the lab's share lock
+    progress.register(pluginmanager)  # the Given/When/Then steps live on the terminal
     group = parser.getgroup("e2e", "the e2e scenarios")
     group.addoption(
         "--e2e-values",
@@ -105,8 +109,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not _figures["scenarios"]:
-        return
+    if not _figures["scenarios"] or hasattr(session.config, "workerinput"):
+        return  # an xdist worker: its figures went to the controller with its reports
     _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)
     _figures["exit_status"] = int(exitstatus)
     REPORTS.mkdir(exist_ok=True)
@@ -122,14 +126,14 @@ def pytest_runtest_makereport(
     scenario = getattr(item, "funcargs", {}).get("scenario")
     if not isinstance(scenario, Scenario):
         return report
-    entry = _figures["scenarios"].setdefault(item.nodeid, {"namespace": scenario.namespace})
+    figures: dict[str, Any] = {"namespace": scenario.namespace, **scenario.figures}
     if report.when == "call":
-        entry.update(seconds=round(report.duration, 1), outcome=report.outcome)
-        entry.update(scenario.figures)
-    elif report.when == "teardown":
-        entry.update(scenario.figures)  # what fixtures recorded after the test (the load)
-        if "outcome" in entry:
-            entry["platform"] = scenario.platform.name
+        figures.update(seconds=round(report.duration, 1), outcome=report.outcome)
+    elif report.when == "teardown":  # also what fixtures recorded after the test (the load)
+        figures["platform"] = scenario.platform.name
+    # An attribute of the report travels with it from an xdist worker to the controller,
+    # which writes the figures (pytest_runtest_logreport).
+    report.e2e_figures = figures
     if report.failed:
         # Argo Rollouts' AfterTest / chainsaw's catch: the evidence goes with the failure.
         evidence = _safe_evidence(scenario)
@@ -140,6 +144,27 @@ def pytest_runtest_makereport(
             report.sections.append((f"evidence: {name}", text[-20000:]))
         report.sections.append(("evidence: saved in", str(folder)))
     return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # When each test ran and where (setup to teardown, wall clock): bench/bench-e2e shows
+    # how busy each worker was and how long the serial tests held the lab alone.
+    node = getattr(report, "node", None)  # the xdist worker, on the controller
+    worker = node.gateway.id if node is not None else "main"
+    timeline = _figures.setdefault("timeline", {})
+    span = timeline.setdefault(parallel.plain_nodeid(report.nodeid), {"worker": worker})
+    span["start"] = round(min(span.get("start", report.start), report.start), 2)
+    span["stop"] = round(max(span.get("stop", report.stop), report.stop), 2)
+    if report.when == "call":
+        span["serial"] = "serial" in report.keywords
+    figures = getattr(report, "e2e_figures", None)
+    if figures is None:
+        return
+    entry = _figures["scenarios"].setdefault(parallel.plain_nodeid(report.nodeid), {})
+    platform = figures.pop("platform", None)
+    entry.update(figures)
+    if platform is not None and "outcome" in entry:  # a scenario that ran
+        entry["platform"] = platform
 
 
 def _safe_evidence(scenario: Scenario) -> dict[str, str]:
@@ -162,25 +187,37 @@ def simulated_traffic(cluster: Cluster) -> Iterator[TrafficProcess | None]:
     if cluster.provider != "lab" or cluster.prometheus_url is None:
         yield None
         return
-    created_stage = stages.ensure_exit_stage(cluster.kube)
+    # One exporter per pytest process (xdist worker), serving the namespaces it labelled;
+    # the Stage is one per lab, deleted by its last user if a session created it.
+    stage_users = Users(lab_root() / "exit-stage-users")
+    token = stage_users.register()
+    created = _exit_stage_uid(cluster) if stages.ensure_exit_stage(cluster.kube) else None
     process = simulated.start(
-        f"e2e-{uuid.uuid4().hex[:6]}",
+        f"e2e-{parallel.SESSION}",
         cluster.kubeconfig,
         cluster.context,
-        namespace_selector=f"{TRAFFIC_LABEL}=true",
+        namespace_selector=parallel.traffic_selector(),
     )
     prometheus = Prometheus(cluster.prometheus_url, timeout=5)
     try:
-        wait_until(
-            lambda: prometheus.up(job="lab-file-sd", instance=process.address),
-            f"the simulated traffic target {process.address} to be scraped by Prometheus",
-            30,
-        )
+        with parallel.lab_share():  # not while a serial test has Prometheus stopped
+            wait_until(
+                lambda: prometheus.up(job="lab-file-sd", instance=process.address),
+                f"the simulated traffic target {process.address} to be scraped by Prometheus",
+                30,
+            )
         yield process
     finally:
         process.stop()
-        if created_stage and not cluster.keep:
+        last = stage_users.release_last(token, created, _exit_stage_uid(cluster))
+        if last and not cluster.keep:
             stages.delete_stage(cluster.kube)
+
+
+def _exit_stage_uid(cluster: Cluster) -> str | None:
+    path = cluster.kube.path(stages.STAGE_API, "Stage", name=stages.EXIT_STAGE_NAME)
+    stage = cluster.kube.get(path)
+    return None if stage is None else str(stage["metadata"]["uid"])
 
 
 @pytest.fixture
@@ -204,6 +241,35 @@ def analysis(
             "the analysis has no Prometheus yet (docs/e2e.md, 'Other clusters')"
         )
     yield simulated_traffic
+
+
+# ---- the lab's ArgoCD ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def argocd_lab(cluster: Cluster) -> Iterator[argocd.ArgoCD]:
+    """The lab's ArgoCD (controller, repo-server, Redis as lab processes), shared by every
+    test and xdist worker that uses it: one starts it while the others wait on its lock;
+    stopped, if a session started it, by the last one to finish."""
+    if cluster.provider != "lab":
+        pytest.skip(
+            "the GitOps scenarios run ArgoCD as lab processes (docs/argocd-lab.md); on "
+            f"{cluster.provider} ArgoCD runs as pods that cannot read a file:// repository"
+        )
+    users = Users(argocd.state_dir() / "users")
+    token = users.register()  # before up: the last user out must count this one
+    state = argocd.up(say=lambda line: None)
+    started = _argocd_identity() if state.started else None
+    try:
+        yield state
+    finally:
+        if users.release_last(token, started, _argocd_identity()) and not cluster.keep:
+            argocd.down(say=lambda line: None)
+
+
+def _argocd_identity() -> str | None:
+    record = argocd.supervisor().running("argocd-application-controller")
+    return None if record is None else f"{record.pid}-{record.starttime}"
 
 
 # ---- one namespace per scenario ----------------------------------------------------------
@@ -251,9 +317,9 @@ def scenario(
     if not platform.simulated_traffic and request.node.get_closest_marker("real_node") is None:
         pytest.skip(f"runs on the lab's simulated nodes only, not on {platform.name}")
     namespace = _namespace_name(request.node.name)
-    labels = {NAMESPACE_LABEL: "true"}
-    if platform.simulated_traffic:
-        labels[TRAFFIC_LABEL] = "true"
+    labels = parallel.traffic_labels()
+    if not platform.simulated_traffic:
+        labels.pop(parallel.TRAFFIC_LABEL)
     cluster.kube.ensure_namespace(namespace, labels)
     platform.prepare_namespace(cluster, namespace)
     yield Scenario(cluster, namespace, values=copy.deepcopy(scenario_values), platform=platform)

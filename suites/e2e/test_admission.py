@@ -62,6 +62,10 @@ from policies.engine import Finding, evaluate
 from policies.model import Bundle, Obj, Severity
 from policies.sources import Repo
 
+# One worker under pytest-xdist: module fixtures install cluster-wide policies of fixed names;
+# the API server alone is used, so they run beside the serial tests (docs/e2e.md).
+pytestmark = [pytest.mark.xdist_group("admission"), pytest.mark.api_only]
+
 CATALOGUE = load_catalogue()
 RULES = admission_rules(CATALOGUE)
 CASES = [case for rule in RULES for case in find_cases(rule)]

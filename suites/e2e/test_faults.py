@@ -9,8 +9,9 @@
 
 On the lab the components are stopped and started with
 fixtures.lab.control_plane.stop_component / start_component; these tests restore them
-whatever happens. (The lab is shared: anything else using it sees the same outage for
-those seconds.)
+whatever happens. (The lab is shared: marked `serial`, each runs with no other test of
+the session at the same time, fixtures/e2e/parallel.py; another session on the lab would see
+the same outage for those seconds.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from fixtures.e2e.scenario import Scenario
 from fixtures.lab import control_plane
 from fixtures.traffic.simulated import TrafficProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# They stop what every scenario uses: under pytest-xdist nothing else runs meanwhile.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.serial]
 
 REPLICAS = 10
 STEPS: list[dict[str, Any]] = [

@@ -9,7 +9,9 @@ by the SIMULATED traffic (fixtures.traffic). The steps a person or the pipeline 
 the repository's own scripts: CI's GitOps update, CD's sync by hand, the rollback.
 
 Each test has its own repository, AppProject, Applications (prefixed names) and namespaces,
-so the lab's standing Applications (scripts/setup-argocd.sh --lab) are never touched.
+so the lab's standing Applications (scripts/setup-argocd.sh --lab) are never touched, and
+the tests run side by side on pytest-xdist workers, sharing the lab's ArgoCD (the
+conftest's session fixture `argocd_lab`).
 """
 
 from __future__ import annotations
@@ -68,20 +70,6 @@ FAST_CANARY: dict[str, Any] = {
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def argocd_lab(cluster: Cluster) -> Iterator[argocd.ArgoCD]:
-    """ArgoCD's controller and repo-server in the lab; stopped afterwards if started here."""
-    if cluster.provider != "lab":
-        pytest.skip(
-            "the GitOps scenarios run ArgoCD as lab processes (docs/argocd-lab.md); on "
-            f"{cluster.provider} ArgoCD runs as pods that cannot read a file:// repository"
-        )
-    state = argocd.up(say=lambda line: None)
-    yield state
-    if state.started and not cluster.keep:
-        argocd.down(say=lambda line: None)
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ from fixtures.kind import docker, kind_root
 from fixtures.kind import nodes as kind_nodes
 from fixtures.node.backing import BackingServices, backing_services
 
-pytestmark = pytest.mark.e2e
+# One worker under pytest-xdist: its last test takes the kind cluster down.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("kind")]
 
 RELEASE = "kind-smoke"
 MONITORING_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}

@@ -22,7 +22,7 @@ from fixtures.kind import docker
 from fixtures.node import layout as real_node_module
 from fixtures.node.lifecycle import RealNode
 
-pytestmark = [pytest.mark.e2e, pytest.mark.real_node]
+pytestmark = [pytest.mark.e2e, pytest.mark.real_node, pytest.mark.xdist_group("real-node")]
 
 
 def test_real_node_components_and_runtime(real_node: RealNode) -> None:

@@ -34,7 +34,7 @@ from fixtures.node.backing import BackingServices, backing_services
 from fixtures.node.lifecycle import RealNode, pod_logs
 from fixtures.node.network import service_endpoints
 
-pytestmark = [pytest.mark.e2e, pytest.mark.real_node]
+pytestmark = [pytest.mark.e2e, pytest.mark.real_node, pytest.mark.xdist_group("real-node")]
 
 RELEASE = "real"
 REPLICAS = 2
