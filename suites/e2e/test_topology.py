@@ -41,7 +41,7 @@ def test_production_spread_puts_replicas_in_all_three_zones(scenario: Scenario) 
         scenario.expect(
             lambda r: None if r.available == minimum and r.phase == "Healthy" else r.describe(),
             f"Healthy with {minimum} available replicas",
-            90,
+            90 + 2 * scenario.platform.pod_start_seconds,
         )
     with scenario.then("its pods run in all three zones, evenly (max skew 1)"):
         pods = [
