@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import sys
-import xml.etree.ElementTree as ET  # noqa: S405 - our own pytest's JUnit report
+import xml.etree.ElementTree as ET
 from os import EX_DATAERR, EX_NOINPUT, EX_USAGE
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,10 @@ def load_allow_list(path: Path, platform: str) -> list[tuple[str, str]]:
     try:
         data: Any = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise BudgetError(f"{path}: not YAML: {error}", EX_DATAERR) from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "malformed"
+        raise BudgetError(f"{path}: not YAML{where}: {problem}", EX_DATAERR) from None
     if not isinstance(data, dict):
         raise BudgetError(f"{path}: expected a mapping of platform -> entries", EX_DATAERR)
     entries: dict[str, list[tuple[str, str]]] = {}
