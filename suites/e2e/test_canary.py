@@ -177,15 +177,15 @@ def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis:
         scenario.install("a", **NEVER_FAILING, rollouts={"canary": {"steps": short}})
     with scenario.when(f"version b is deployed with errors, latency and restarts: {env}"):
         scenario.update("b", extraEnv=env)
-    with scenario.then("the bad version is promoted: every step done, b stable, never aborted"):
-        # Promoted, not Healthy: b's real pods keep crashing (CrashLoopBackOff), so on real
-        # pods they are not all available at once; what the analysis let through is the same.
+    with scenario.then("the bad version is promoted: every step done, never aborted"):
+        # Promoted is the last step reached (setWeight 100), not Healthy: on real pods a
+        # crashing b is never all available at once, so the controller never calls it stable;
+        # what matters is that the analysis let it through.
         def promoted(rollout: Rollout) -> str | None:
             done = rollout.step_index == len(short) and rollout.image_tag == "b"
-            on_b = rollout.stable_hash is not None and rollout.stable_hash == rollout.current_hash
-            return None if done and on_b else rollout.describe()
+            return None if done and not rollout.aborted else rollout.describe()
 
-        scenario.expect(promoted, "promoted: b stable", 60 + plan.pod_start)
+        scenario.expect(promoted, "promoted: every step done", 60 + plan.pod_start)
         assert not scenario.rollout().aborted
     with scenario.and_("its AnalysisRun was Successful, every metric measured"):
         runs = scenario.analysis_runs_for(scenario.rollout().current_hash)
