@@ -134,9 +134,15 @@ def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str, platform: 
     # v1 done (index 4), then v2 from step 0 through every step to done, never skipping one
     assert recorder.step_order() == [len(STEPS), *range(len(STEPS) + 1)], recorder.phases()
     assert (INDEFINITE_PAUSE, "Paused") in recorder.phases(), recorder.phases()
-    pods = cluster.kube.list(f"/api/v1/namespaces/{namespace}/pods")
-    images = [p["spec"]["containers"][0]["image"] for p in pods]
-    assert len(images) == REPLICAS and all(i.endswith(":v2") for i in images), images
+
+    def all_on_v2() -> str | None:
+        # Real pods of v1 take their grace period to go; kwok's are gone at once.
+        pods = cluster.kube.list(f"/api/v1/namespaces/{namespace}/pods")
+        images = [p["spec"]["containers"][0]["image"] for p in pods]
+        done = len(images) == REPLICAS and all(i.endswith(":v2") for i in images)
+        return None if done else str(images)
+
+    wait_until(all_on_v2, f"{REPLICAS} pods, all of v2", 30)
 
 
 def test_nodes_span_three_zones(cluster: Cluster) -> None:
