@@ -175,6 +175,7 @@ def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis:
     short = [{"setWeight": plan.weights[0]}, plan.steps[plan.analysis_steps[0]]]
     with scenario.given("version a, Healthy, with the analysis thresholds made unfailable"):
         scenario.install("a", **NEVER_FAILING, rollouts={"canary": {"steps": short}})
+        stable = scenario.rollout().stable_hash
     with scenario.when(f"version b is deployed with errors, latency and restarts: {env}"):
         scenario.update("b", extraEnv=env)
     with scenario.then("the bad version is promoted: every step done, never aborted"):
@@ -182,7 +183,9 @@ def test_broken_analysis_lets_a_bad_canary_through(scenario: Scenario, analysis:
         # crashing b is never all available at once, so the controller never calls it stable;
         # what matters is that the analysis let it through.
         def promoted(rollout: Rollout) -> str | None:
-            done = rollout.step_index == len(short) and rollout.image_tag == "b"
+            # Reconciled and on b's hash: until then the status still shows a's last step.
+            on_b = rollout.reconciled and rollout.current_hash not in (None, stable)
+            done = on_b and rollout.step_index == len(short)
             return None if done and not rollout.aborted else rollout.describe()
 
         scenario.expect(promoted, "promoted: every step done", 60 + plan.pod_start)
