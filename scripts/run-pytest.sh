@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Run one test tier with the project's pytest and give exit code 5 (no tests collected)
-# its meaning here: a tier that collects nothing is broken, not green.
+# its meaning here: a tier that collects nothing is broken, not green. With --skip-budget, a
+# skip that the platform's allow-list does not name fails the tier too: a skip is not a pass.
 set -euo pipefail
 
 usage() {
   cat <<USAGE
-Usage: scripts/run-pytest.sh <tier-name> <pytest args...>
+Usage: scripts/run-pytest.sh [--skip-budget PLATFORM [--allow-list FILE]] <tier-name> <pytest args...>
 
 Runs .venv/bin/pytest with the given arguments and writes JUnit to reports/<tier-name>.xml.
-Exit codes: pytest's own, except 5 (no tests collected), which becomes 3 with a message.
+--skip-budget PLATFORM: then every skipped test must be on PLATFORM's list in the
+allow-list (default suites/e2e/skip-allowlist.yaml; scripts/lib/skip_budget.py), or the
+tier fails (exit 1) naming it.
+Exit codes: pytest's own, except 5 (no tests collected), which becomes 3 with a message;
+1 also when a skip is not allowed; 64 usage; 65/66 a malformed/missing allow-list.
 USAGE
 }
 
@@ -18,6 +23,28 @@ if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
   exit 0
 fi
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+budget=""
+allow_list="$here/suites/e2e/skip-allowlist.yaml"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --skip-budget)
+      [[ $# -ge 2 && -n "$2" ]] || { echo "run-pytest: --skip-budget needs a platform" >&2; exit 64; }
+      budget=$2
+      shift 2
+      ;;
+    --allow-list)
+      [[ $# -ge 2 && -n "$2" ]] || { echo "run-pytest: --allow-list needs a file" >&2; exit 64; }
+      allow_list=$2
+      shift 2
+      ;;
+    *) break ;;
+  esac
+done
+if [[ $# -lt 1 ]]; then
+  usage >&2
+  exit 64
+fi
 tier=$1
 shift
 # The tier name becomes a file name (reports/<tier>.xml): a word, never an option.
@@ -26,7 +53,6 @@ if [[ ! "$tier" =~ ^[a-z][a-z0-9._-]*$ ]]; then
   usage >&2
   exit 64
 fi
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pytest_bin="$here/.venv/bin/pytest"
 if [[ ! -x "$pytest_bin" ]]; then
   echo "run-pytest: $pytest_bin is missing; run 'make setup' first" >&2
@@ -41,5 +67,16 @@ set -e
 if [[ $rc -eq 5 ]]; then
   echo "run-pytest: the $tier tier collected no tests; that is a broken tier, not a pass" >&2
   exit 3
+fi
+if [[ -n "$budget" && -f "$here/reports/$tier.xml" ]]; then
+  set +e
+  "$here/.venv/bin/python" "$here/scripts/lib/skip_budget.py" --platform "$budget" \
+    --allow "$allow_list" "$here/reports/$tier.xml"
+  budget_rc=$?
+  set -e
+  # A failed tier keeps pytest's code; a green one with a skip off the list fails.
+  if [[ $rc -eq 0 && $budget_rc -ne 0 ]]; then
+    rc=$budget_rc
+  fi
 fi
 exit "$rc"

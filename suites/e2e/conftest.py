@@ -49,6 +49,7 @@ from fixtures.e2e.platform import Platform
 from fixtures.e2e.scenario import Scenario
 from fixtures.gitops import argocd
 from fixtures.lab.layout import lab_root
+from fixtures.node.backing import backing_services
 from fixtures.traffic import simulated, stages
 from fixtures.traffic.load import ServiceLoad
 from fixtures.traffic.simulated import TrafficProcess
@@ -56,6 +57,7 @@ from fixtures.traffic.simulated import TrafficProcess
 REPORTS = REPO_ROOT / "reports"
 FIGURES = REPORTS / "e2e-figures.json"
 REAL_NODE_FIGURES = REPORTS / "e2e-real-node-figures.json"  # a --real-node session's
+KIND_FIGURES = REPORTS / "e2e-kind-figures.json"  # a --cluster kind session's
 EVIDENCE = REPORTS / "e2e"
 
 
@@ -114,8 +116,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)
     _figures["exit_status"] = int(exitstatus)
     REPORTS.mkdir(exist_ok=True)
-    real = real_node_plugin.real_node_enabled(session.config)
-    (REAL_NODE_FIGURES if real else FIGURES).write_text(json.dumps(_figures, indent=2) + "\n")
+    if _figures.get("cluster") == "kind":
+        path = KIND_FIGURES
+    elif real_node_plugin.real_node_enabled(session.config):
+        path = REAL_NODE_FIGURES
+    else:
+        path = FIGURES
+    path.write_text(json.dumps(_figures, indent=2) + "\n")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -225,20 +232,26 @@ def analysis(
     request: pytest.FixtureRequest, platform: Platform
 ) -> Iterator[TrafficProcess | ServiceLoad]:
     """What feeds the Prometheus analysis of a scenario: the simulated traffic on kwok
-    nodes; on the real node, real requests (wrk) through the release's Service from the
-    moment it has a ready endpoint until the test ends."""
+    nodes; on real pods (the real node, kind), real requests (wrk) through the release's
+    Service, and through its preview Service while a blue-green release has one, from the
+    moment each has a ready endpoint until the test ends."""
     if not platform.simulated_traffic:
         scenario: Scenario = request.getfixturevalue("scenario")
-        load = ServiceLoad.for_service(scenario.cluster.kube, scenario.namespace, scenario.name)
-        with load:
+        load = platform.load(scenario.cluster, scenario.namespace, scenario.name)
+        # The preview Service's clients (smoke tests, the pre-promotion analysis' traffic):
+        # a canary release has none, and this load then never starts.
+        preview = platform.load(scenario.cluster, scenario.namespace, f"{scenario.name}-preview")
+        with load, preview:
             yield load
         scenario.record("load", load.summary())
+        if preview.url is not None:
+            scenario.record("preview_load", preview.summary())
         return
     simulated_traffic = request.getfixturevalue("simulated_traffic")
     if simulated_traffic is None:
         pytest.skip(
-            "needs the lab's Prometheus fed by the simulated traffic (--cluster lab); on kind "
-            "the analysis has no Prometheus yet (docs/e2e.md, 'Other clusters')"
+            "needs the lab's Prometheus fed by the simulated traffic (--cluster lab) or real "
+            "pods (--cluster kind, --real-node)"
         )
     yield simulated_traffic
 
@@ -281,14 +294,32 @@ def _namespace_name(test_name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def platform(request: pytest.FixtureRequest) -> Platform:
-    """The lab's kwok nodes, or with --real-node the lab's real node (brought up for the
-    session, with PostgreSQL and Redis for its pods)."""
+def platform(request: pytest.FixtureRequest, cluster: Cluster) -> Platform:
+    """The lab's kwok nodes; with --real-node the lab's real node (brought up for the
+    session, with PostgreSQL and Redis for its pods); on --cluster kind the kind cluster's
+    nodes (PostgreSQL and Redis for the session at the kind network's gateway)."""
+    _figures["cluster"] = cluster.provider
+    if cluster.provider == "kind":
+        return request.getfixturevalue("kind_platform")
     if not real_node_plugin.real_node_enabled(request.config):
         return Platform()
     node = request.getfixturevalue("real_node")
     services = request.getfixturevalue("real_node_services")
     return real_node_plugin.RealNodePlatform(node, services)
+
+
+@pytest.fixture(scope="session")
+def kind_platform(cluster: Cluster) -> Iterator[Platform]:
+    """Every scenario on the kind cluster (fixtures.e2e.kind_platform)."""
+    from fixtures.e2e.kind_platform import KindPlatform
+    from fixtures.kind import cluster as kind_cluster
+    from fixtures.kind import docker
+
+    running = kind_cluster.current()
+    if running is None:
+        pytest.exit(f"{kind_cluster.status_path()} is missing: not from kind up", returncode=69)
+    with backing_services(address=docker.GATEWAY, clients=docker.SUBNET) as services:
+        yield KindPlatform(running, services)
 
 
 @pytest.fixture(scope="session")
@@ -314,7 +345,8 @@ def scenario(
 ) -> Iterator[Scenario]:
     """A Scenario in a namespace of its own on the session's platform, deleted afterwards
     unless --keep-cluster."""
-    if not platform.simulated_traffic and request.node.get_closest_marker("real_node") is None:
+    marker = platform.only_marked
+    if marker is not None and request.node.get_closest_marker(marker) is None:
         pytest.skip(f"runs on the lab's simulated nodes only, not on {platform.name}")
     namespace = _namespace_name(request.node.name)
     labels = parallel.traffic_labels()

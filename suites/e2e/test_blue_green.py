@@ -62,7 +62,7 @@ def test_blue_green_switches_only_on_promote_and_keeps_the_old_version(
                 else "preview not on the new ReplicaSet yet"
             ),
             "previewing the new version",
-            30,
+            30 + scenario.platform.pod_start_seconds,
         )
         green = scenario.rollout().current_hash
         assert scenario.selector_hash(active) == blue
@@ -125,7 +125,7 @@ def test_failing_post_promotion_analysis_switches_back(
         scenario.expect(
             lambda r: None if r.phase == "Paused" and r.current_hash != blue else r.phase,
             "Paused with b on the preview",
-            30,
+            30 + scenario.platform.pod_start_seconds,
         )
         green = scenario.rollout().current_hash
 

@@ -15,11 +15,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from fixtures.core.helm import install
+from fixtures.core.helm import deep_merge, install
 from fixtures.core.tools import REPO_ROOT
 from fixtures.e2e.scenario import Scenario
 
@@ -32,6 +33,16 @@ GITOPS = REPO_ROOT / "scripts" / "lib" / "gitops.py"
 SHORT_CANARY = {
     "rollouts": {"canary": {"steps": [{"setWeight": 50}, {"pause": {"duration": "1s"}}]}}
 }
+
+
+def tier_values(scenario: Scenario) -> dict[str, Any]:
+    """The short canary on top of the platform's values (kind: its environment values file
+    and the session's database), never an image tag: the tag is what git holds."""
+    env = scenario.environment_values
+    values = yaml.safe_load(env.read_text()) if env else {}
+    values = deep_merge(deep_merge(values, scenario.values), SHORT_CANARY)
+    values.get("image", {}).pop("tag", None)
+    return values
 
 
 def git(repo: Path, *args: str) -> str:
@@ -93,7 +104,9 @@ def test_rollback_reverts_in_git_and_applies_the_previous_version(
 ) -> None:
     clone, remote = gitops_repo
     extra = tmp_path / "e2e-values.yaml"
-    extra.write_text(yaml.safe_dump(SHORT_CANARY))
+    extra.write_text(yaml.safe_dump(tier_values(scenario)))
+    for tag in ("a", "b"):
+        scenario.platform.prepare_image(tag)
     with scenario.given("version a committed to the GitOps repository and deployed from it"):
         set_tag(clone, "a")
         deploy_from_git(scenario, clone, extra)

@@ -31,6 +31,7 @@ from fixtures.core.kube import load_manifest, wait_until
 from fixtures.core.prometheus import Prometheus
 from fixtures.core.rollout import API_VERSION, Rollout
 from fixtures.core.tools import REPO_ROOT, tool_path
+from fixtures.e2e.platform import Platform
 from fixtures.e2e.recorder import RolloutRecorder
 from fixtures.lab.layout import file_sd_path, prometheus_dir
 from fixtures.lab.scrape_config import reload_prometheus
@@ -51,17 +52,20 @@ PROBE_IMAGE = "localhost/sre-platform:probe"  # never pulled: kwok runs no conta
 TIMEOUT = 90
 
 
-def render_chart(namespace: str, image_tag: str) -> list[dict[str, Any]]:
-    """The chart with the lab's values, a short canary and no analysis steps."""
+def render_chart(namespace: str, image_tag: str, platform: Platform) -> list[dict[str, Any]]:
+    """The chart with the platform's values (the lab's: helm/values-lab.yaml; kind's: the
+    loaded image and a database), a short canary and no analysis steps."""
+    platform.prepare_image(image_tag)
+    own = tuple(f"{key}={json.dumps(value)}" for key, value in platform.values.items())
     return load_manifest(
         helm_template(
             RenderRequest(
                 chart=REPO_ROOT / "helm",
                 release=RELEASE,
                 namespace=namespace,
-                values=(REPO_ROOT / "helm" / "values-lab.yaml",),
+                values=(platform.environment_values or REPO_ROOT / "helm" / "values-lab.yaml",),
                 set_values=(f"image.tag={image_tag}", f"replicaCount={REPLICAS}"),
-                set_json=(f"rollouts.canary.steps={json.dumps(STEPS)}",),
+                set_json=(*own, f"rollouts.canary.steps={json.dumps(STEPS)}"),
             )
         )
     )
@@ -93,19 +97,16 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         yield name
 
 
-def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str) -> None:
-    if cluster.provider == "kind":
-        pytest.skip(
-            "on kind the pods really run: v1/v2 must be real images with a database (the "
-            "scenarios' kind platform, docs/e2e.md); test_kind_smoke.py covers the kind cluster"
-        )
-    # Given: version v1 of the chart, applied and Healthy
-    cluster.kube.apply(render_chart(namespace, "v1"), namespace=namespace)
+def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str, platform: Platform) -> None:
+    # Given: version v1 of the chart, applied and Healthy (on kind: real pods of the loaded
+    # image tagged v1 and v2, with the session's database)
+    platform.prepare_namespace(cluster, namespace)
+    cluster.kube.apply(render_chart(namespace, "v1", platform), namespace=namespace)
     expect_phase(cluster, namespace, "Healthy", readyReplicas=REPLICAS)
 
     with RolloutRecorder(cluster, namespace, ROLLOUT) as recorder:
         # When: the image is updated to v2
-        cluster.kube.apply(render_chart(namespace, "v2"), namespace=namespace)
+        cluster.kube.apply(render_chart(namespace, "v2", platform), namespace=namespace)
 
         # Then: the controller stops at the indefinite pause with half the pods on v2
         expect_phase(
@@ -133,9 +134,15 @@ def test_rollout_walks_canary_steps(cluster: Cluster, namespace: str) -> None:
     # v1 done (index 4), then v2 from step 0 through every step to done, never skipping one
     assert recorder.step_order() == [len(STEPS), *range(len(STEPS) + 1)], recorder.phases()
     assert (INDEFINITE_PAUSE, "Paused") in recorder.phases(), recorder.phases()
-    pods = cluster.kube.list(f"/api/v1/namespaces/{namespace}/pods")
-    images = [p["spec"]["containers"][0]["image"] for p in pods]
-    assert len(images) == REPLICAS and all(i.endswith(":v2") for i in images), images
+
+    def all_on_v2() -> str | None:
+        # Real pods of v1 take their grace period to go; kwok's are gone at once.
+        pods = cluster.kube.list(f"/api/v1/namespaces/{namespace}/pods")
+        images = [p["spec"]["containers"][0]["image"] for p in pods]
+        done = len(images) == REPLICAS and all(i.endswith(":v2") for i in images)
+        return None if done else str(images)
+
+    wait_until(all_on_v2, f"{REPLICAS} pods, all of v2", 30)
 
 
 def test_nodes_span_three_zones(cluster: Cluster) -> None:

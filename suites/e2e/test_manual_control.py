@@ -63,7 +63,7 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         promoted = promote_canary(scenario, "promote", "--step")
     with scenario.then("it advances one step: paused again at the next pause (50%)"):
         assert promoted.returncode == 0, str(promoted)
-        scenario.expect_paused(3, timeout=30)
+        scenario.expect_paused(3, timeout=30 + scenario.platform.pod_start_seconds)
         sets = scenario.replica_sets()
         canary = scenario.rollout().current_hash
         assert sets[canary or ""].available == REPLICAS // 2, sets
@@ -72,7 +72,7 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         aborted = promote_canary(scenario, "abort")
     with scenario.then("the update is aborted: Degraded, every pod back on a"):
         assert aborted.returncode == 0, str(aborted)
-        scenario.expect_aborted(timeout=30)
+        scenario.expect_aborted(timeout=30 + scenario.platform.pod_start_seconds)
     with scenario.and_("status now reports Degraded, with exit 1"):
         status = promote_canary(scenario, "status")
         assert status.returncode == 1 and "Degraded" in first_line(status), str(status)
@@ -84,11 +84,12 @@ def test_promote_abort_retry_and_status_drive_the_rollout(scenario: Scenario) ->
         retried = promote_canary(scenario, "retry")
     with scenario.then("the update restarts from step one and pauses at 20% again"):
         assert retried.returncode == 0, str(retried)
-        scenario.expect_paused(1, timeout=30)
+        scenario.expect_paused(1, timeout=30 + scenario.platform.pod_start_seconds)
         assert not scenario.rollout().aborted
 
     with scenario.when("promote --wait is run (the seed's 'promote canary to full rollout')"):
-        full = promote_canary(scenario, "promote", "--wait", "--timeout", "90s")
+        wait = 90 + 2 * scenario.platform.pod_start_seconds
+        full = promote_canary(scenario, "promote", "--wait", "--timeout", f"{wait:.0f}s")
     with scenario.then("the rollout is Healthy on b, and the script says so"):
         assert full.returncode == 0, str(full)
         scenario.expect_healthy("b", timeout=10)

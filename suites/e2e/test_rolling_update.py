@@ -112,7 +112,7 @@ def test_deployment_rolls_without_dropping_below_desired(scenario: Scenario) -> 
                     or (None if pods.samples[-1][3] == {"b": REPLICAS} else str(pods.samples[-1]))
                 ),
                 f"deployment {scenario.namespace}/{release.workload} to be complete on b",
-                60,
+                60 + REPLICAS // SURGE * scenario.platform.pod_start_seconds,
             )
 
     timeline = "\n".join(f"{t:.2f} ready={r} total={n} {img}" for t, r, n, img in pods.samples)

@@ -41,7 +41,7 @@ def test_production_spread_puts_replicas_in_all_three_zones(scenario: Scenario) 
         scenario.expect(
             lambda r: None if r.available == minimum and r.phase == "Healthy" else r.describe(),
             f"Healthy with {minimum} available replicas",
-            90,
+            90 + 2 * scenario.platform.pod_start_seconds,
         )
     with scenario.then("its pods run in all three zones, evenly (max skew 1)"):
         pods = [
@@ -51,7 +51,7 @@ def test_production_spread_puts_replicas_in_all_three_zones(scenario: Scenario) 
         ]
         per_zone = Counter(zones.get(p.spec.node_name) for p in pods)
         assert len(pods) == minimum, [p.metadata.name for p in pods]
-        assert set(per_zone) == set(zones.values()), per_zone
+        assert set(per_zone) == set(zones.values()) - {None}, per_zone  # kind: control plane
         assert max(per_zone.values()) - min(per_zone.values()) <= 1, per_zone
     with scenario.and_("the Rollout carries production's spread rule, as rendered by the chart"):
         spread = scenario.rollout().spec["template"]["spec"]["topologySpreadConstraints"]
