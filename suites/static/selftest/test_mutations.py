@@ -262,6 +262,21 @@ MUTATIONS = [
         edits="environments",
     ),
     Mutation(
+        "the judge's threshold in the environment file differs from the canary's",
+        "judge/matches-environment",
+        "differs from environments/production.yaml: latency.max_ratio = 1.5, the chart's "
+        "latency.maxRatio 1.2",
+        lambda r: set_yaml(r / "environments/production.yaml", "judge.latency.max_ratio", 1.5),
+        edits="environments",
+    ),
+    Mutation(
+        "the lab's judge URL differs from its values while the analysis keeps it off",
+        "judge/matches-environment",
+        "judge: differs from the chart's analysis.judge (off in its analysis): url",
+        lambda r: set_yaml(r / "environments/lab.yaml", "judge.url", "http://127.0.0.1:16971"),
+        edits="environments",
+    ),
+    Mutation(
         "script without strict mode",
         "scripts/strict-mode",
         "does not start with set -euo pipefail",
