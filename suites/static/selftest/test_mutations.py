@@ -33,6 +33,7 @@ COPY = (
     "pyproject.toml",
     "tools/versions.env",
     "deploy",
+    "judge/chart",
 )
 
 
@@ -275,6 +276,36 @@ MUTATIONS = [
         "judge: differs from the chart's analysis.judge (off in its analysis): url",
         lambda r: set_yaml(r / "environments/lab.yaml", "judge.url", "http://127.0.0.1:16971"),
         edits="environments",
+    ),
+    # The judge's own chart (judge/chart, the variant judge-production) meets the workload
+    # rules of the service's chart.
+    Mutation(
+        "the judge's Deployment may go below its replicas during an update",
+        "workload/fallback-rolling-update",
+        "Deployment/production/sre-judge: rollingUpdate is maxSurge 25% / maxUnavailable 1",
+        lambda r: replace_once(
+            r / "judge/chart/templates/deployment.yaml", "maxUnavailable: 0", "maxUnavailable: 1"
+        ),
+        where="judge/chart/templates/deployment.yaml",
+        edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's container with a writable root filesystem",
+        "pod-security/read-only-root-filesystem",
+        "Deployment/production/sre-judge",
+        lambda r: replace_once(
+            r / "judge/chart/templates/deployment.yaml",
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        ),
+        edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's chart without a PodDisruptionBudget",
+        "availability/pdb-covers-workload",
+        "Deployment/production/sre-judge",
+        lambda r: (r / "judge/chart/templates/pdb.yaml").unlink(),
+        edits="judge/chart",
     ),
     Mutation(
         "script without strict mode",
