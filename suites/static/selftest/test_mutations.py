@@ -34,6 +34,8 @@ COPY = (
     "tools/versions.env",
     "deploy",
     "judge/chart",
+    "judge/Dockerfile",
+    "judge/requirements.lock",
 )
 
 
@@ -306,6 +308,13 @@ MUTATIONS = [
         "Deployment/production/sre-judge",
         lambda r: (r / "judge/chart/templates/pdb.yaml").unlink(),
         edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's image runs as root",
+        "docker/non-root-user",
+        "judge/Dockerfile",
+        lambda r: replace_once(r / "judge/Dockerfile", "USER 10001:10001\n", ""),
+        edits="judge/Dockerfile",
     ),
     Mutation(
         "script without strict mode",
