@@ -81,7 +81,8 @@ def matches_environment(repo: Repo, params: Params) -> Iterator[Violation]:
                 )
                 continue
             url = str(web.get("url", "")).rstrip("/").removesuffix(api_path)
-            body = web.get("jsonBody") if isinstance(web.get("jsonBody"), dict) else {}
+            body = web.get("jsonBody")
+            body = body if isinstance(body, dict) else {}
             for difference in _differences(section, body, url, fields):
                 yield template.violation(
                     f"the judge's request ({bundle.name}) differs from {where}: {difference}",
