@@ -31,7 +31,7 @@ from fixtures.core.prometheus import Prometheus
 from fixtures.core.tools import REPO_ROOT
 from fixtures.node.backing import backing_services
 from fixtures.node.layout import node_root
-from fixtures.node.lifecycle import down, tag_service_image, up
+from fixtures.node.lifecycle import down, up
 from fixtures.traffic.load import ServiceLoad
 from fixtures.validate.environment import load as load_environment
 from fixtures.validate.environment import read_values_key
@@ -63,7 +63,6 @@ def real_node_environment(
     namespace = f"validate-rn-{uuid.uuid4().hex[:6]}"
     policies = Installed(cluster)
     try:
-        tag_service_image(tag, say=_say)
         with backing_services() as services:
             cluster.kube.ensure_namespace(namespace, {ENVIRONMENT_LABEL: ENV_NAME})
             cluster.kube.apply([services.secret(namespace)])
