@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
 from fixtures.core.rollout import AnalysisRun, MetricResult, Rollout
 from fixtures.e2e.plan import CanaryPlan, fault_env
@@ -39,7 +40,7 @@ JUDGE_METRIC = "judge"  # the metric of the chart's judge template (analysistemp
 # Added to every API request of the bad canary: a few times the stable's latency (tens of
 # ms on the real node, a few on the simulated one) and far under the 500 ms p99 threshold,
 # in the histogram's 0.1-0.25 s bucket even with a loaded machine's own delay on top.
-SLOWER_MS = 150
+SLOWER_MS = 100
 
 
 def judge_values(scenario: Scenario) -> dict[str, Any]:
@@ -57,7 +58,21 @@ def judge_values(scenario: Scenario) -> dict[str, Any]:
 
 
 def measured_values(metric: MetricResult) -> list[str]:
-    return [str(m.get("value")) for m in metric.measurements]
+    """Each measurement's value; a web metric's is the JSON its jsonPath selected ('"fail"')."""
+    return [str(m.get("value")).strip('"') for m in metric.measurements]
+
+
+def ask_judge(scenario: Scenario, canary: str | None, stable: str | None, end: float) -> Any:
+    """The judge's whole answer (every metric's verdict) about the window the analysis
+    judged, as the chart's metric asks it (its URL and thresholds from the values)."""
+    judge = scenario.effective_values()["analysis"]["judge"]
+    body = {
+        "namespace": scenario.namespace, "canaryHash": canary, "baselineHash": stable,
+        "window": judge["window"], "end": end, "minRequests": judge["minRequests"],
+    }  # fmt: skip
+    response = requests.post(f"{judge['url'].rstrip('/')}/v1/judge", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def metric(run: AnalysisRun, name: str) -> MetricResult:
@@ -112,6 +127,12 @@ def test_judge_aborts_a_canary_slower_inside_the_thresholds(
         scenario.expect_selector(f"{scenario.name}-canary", stable)
     first_bad = runs[0].first_bad_measurement()
     assert first_bad is not None, summaries
+    with scenario.and_("asked again about that window, the judge names latency as worse"):
+        verdict = ask_judge(scenario, canary, stable, end=first_bad)
+        failing = [m["name"] for m in verdict["metrics"] if m["verdict"] == "fail"]
+        assert verdict["result"] == "fail" and "latency" in failing, verdict
+        assert "errors" not in failing, verdict
+        scenario.record("judge_reason", verdict["reason"])
     scenario.record("judge_verdicts", verdicts)
     scenario.record("abort_seconds_after_update", round(aborted.at - updated_at, 1))
     scenario.record("abort_seconds_after_first_bad_measurement", round(aborted.at - first_bad, 1))
