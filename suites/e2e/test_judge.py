@@ -20,6 +20,7 @@ simulated nodes the simulated traffic obeys the same fault env.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -118,7 +119,8 @@ def test_judge_aborts_a_canary_slower_inside_the_thresholds(
             assert result.phase == "Successful" and phases, f"{name}: {result.summary()}"
             assert set(phases) == {"Successful"}, f"{name}: {phases}"
     with scenario.and_("the canary's p99 the threshold measured stayed under 500 ms"):
-        p99s = [float(v) for v in measured_values(metric(runs[0], "latency-p99"))]
+        # a Prometheus metric's value is the query's result vector: "[0.2375]"
+        p99s = [float(json.loads(v)[0]) for v in measured_values(metric(runs[0], "latency-p99"))]
         maximum = float(scenario.effective_values()["analysis"]["latency"]["maximumSeconds"])
         assert p99s and max(p99s) < maximum, p99s
         scenario.record("canary_p99_seconds", p99s)
