@@ -13,11 +13,12 @@ from collections.abc import Callable
 
 import pytest
 
+from fixtures.core.kube import Kube
 from fixtures.core.prometheus import Prometheus
 from fixtures.validate.environment import Environment
 from fixtures.validate.judge import JudgeUnavailable, judge_revisions
 from fixtures.validate.queries import SloQueries
-from fixtures.validate.state import Workload
+from fixtures.validate.state import Workload, owned_replica_sets
 from fixtures.validate.summary import CheckRecord
 
 # measure(what, query, shown, threshold) -> (value, API requests in the window)
@@ -82,7 +83,11 @@ def test_slo_latency_p99(
 
 
 def test_slo_judge_vs_previous_revision(
-    prometheus: Prometheus, environment: Environment, workload: Workload, check: CheckRecord
+    prometheus: Prometheus,
+    kube: Kube,
+    environment: Environment,
+    workload: Workload,
+    check: CheckRecord,
 ) -> None:
     """The canary judge's verdict on the current revision against the previous one: fails
     on `fail`; `marginal`, `inconclusive` and "no previous revision" pass with their reason
@@ -99,7 +104,7 @@ def test_slo_judge_vs_previous_revision(
             environment.prometheus_url,
             environment.namespace,
             workload.obj,
-            workload.replica_sets,
+            owned_replica_sets(kube, environment.namespace, environment.release, workload.obj),
             section,
         )
     except JudgeUnavailable as error:
