@@ -28,7 +28,7 @@ test: lint arch app-test judge-test conformance validate-selftest e2e-kind ## Ev
 # and the validate tier again with real pods and real traffic on the lab's real node (root).
 conformance: static e2e lab-deploy validate real-node ## The main job: the three tiers against this repository's own config, on the lab and its real node
 
-validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught, bad input (lab)
+validate-selftest: ## The validate tier's own proofs: read-only RBAC, breakages caught (real errors on the real node: root), bad input (lab)
 	scripts/lab/lab.sh up
 	tools/build.sh argo-cd # its ArgoCD checks read the pinned CRDs
 	$(PYTEST) validate-selftest suites/validate/selftest

@@ -186,6 +186,7 @@ class Rendered:
     namespace: str
     values_files: tuple[str, ...]
     manifest: str
+    chart_dir: str | None = None  # another chart than the repository's (a --variant +CHART)
 
 
 @dataclass
@@ -229,7 +230,7 @@ def build_repo(
     bundles = []
     for r in renders:
         judged, hooks = without_test_hooks(
-            objects_from_helm(r.manifest, chart_path, r.namespace, r.name)
+            objects_from_helm(r.manifest, r.chart_dir or chart_path, r.namespace, r.name)
         )
         bundle = Bundle(r.name, judged, env=r.env, facts=facts, values_files=r.values_files)
         bundle.skipped = hooks

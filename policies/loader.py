@@ -15,6 +15,7 @@ from policies.checks import (  # noqa: F401  (imported for their @check registra
     availability,
     docker,
     images,
+    judge,
     networking,
     pod_security,
     probes,

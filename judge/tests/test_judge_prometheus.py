@@ -29,6 +29,7 @@ from judge_servers import (
     SyntheticPod,
 )
 
+from fixtures.validate.judge import JudgeUnavailable, judge_revisions
 from sre_judge.live import judge_live
 from sre_judge.model import Thresholds
 from sre_judge.series import UnknownRevision
@@ -237,3 +238,51 @@ def test_live_a_healthy_current_revision_passes(setup: Setup) -> None:
 def test_live_without_history_of_the_previous_revision_is_refused(setup: Setup) -> None:
     with pytest.raises(UnknownRevision, match="nosuch7"):
         judge_live(setup.prometheus.url, NS, "curr6", "nosuch7", 5, Thresholds())
+
+
+# ---- the validate tier's check (fixtures/validate/judge.py) on the same Prometheus ---------
+
+
+def _rollout_and_replica_sets(*hashes: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Rollout whose stable revision is the last of `hashes`, and its ReplicaSets numbered
+    1..n, as the API returns them."""
+    replica_sets = [
+        {"metadata": {"labels": {"rollouts-pod-template-hash": h},
+                      "annotations": {"rollout.argoproj.io/revision": str(i)}}}
+        for i, h in enumerate(hashes, start=1)
+    ]  # fmt: skip
+    return {"status": {"stableRS": hashes[-1]}}, replica_sets
+
+
+def test_validate_check_fails_a_worse_current_revision_naming_the_metric(setup: Setup) -> None:
+    rollout, replica_sets = _rollout_and_replica_sets("prev5", "curr6")
+    section = {
+        "url": "http://judge",
+        "window": "5s",
+        "min_requests": 20,
+        "latency": {"max_ratio": 1.2},
+    }
+    verdict = judge_revisions(setup.prometheus.url, NS, rollout, replica_sets, section)
+    assert verdict.failed and verdict.result == "fail", verdict
+    assert "latency fail" in verdict.measured and "score" in verdict.measured, verdict
+    assert verdict.judgement is not None and verdict.judgement.thresholds.min_requests == 20
+
+
+def test_validate_check_passes_a_first_revision_saying_so(setup: Setup) -> None:
+    rollout, replica_sets = _rollout_and_replica_sets("curr6")
+    verdict = judge_revisions(setup.prometheus.url, NS, rollout, replica_sets, {"window": "5s"})
+    assert not verdict.failed and verdict.result == "no previous revision", verdict
+    assert verdict.measured == "revision curr6 is the first: nothing to compare"
+
+
+def test_validate_check_without_history_of_the_previous_revision_says_so(setup: Setup) -> None:
+    rollout, replica_sets = _rollout_and_replica_sets("nosuch7", "curr6")
+    verdict = judge_revisions(setup.prometheus.url, NS, rollout, replica_sets, {"window": "5s"})
+    assert not verdict.failed and "served nothing" in verdict.measured, verdict
+    assert "nosuch7" in verdict.reason
+
+
+def test_validate_check_with_prometheus_gone_is_unavailable() -> None:
+    rollout, replica_sets = _rollout_and_replica_sets("prev5", "curr6")
+    with pytest.raises(JudgeUnavailable, match=r"Prometheus http://127\.0\.0\.1:9"):
+        judge_revisions("http://127.0.0.1:9", NS, rollout, replica_sets, {"window": "5s"})

@@ -43,6 +43,7 @@ from fixtures.core.kube import wait_until
 from fixtures.core.processes import Users
 from fixtures.core.prometheus import Prometheus
 from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e import judge as e2e_judge
 from fixtures.e2e import parallel, progress
 from fixtures.e2e import real_node as real_node_plugin
 from fixtures.e2e.platform import Platform
@@ -111,6 +112,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    e2e_judge.stop_started()  # the lab's local judge, if a scenario of this process started it
     if not _figures["scenarios"] or hasattr(session.config, "workerinput"):
         return  # an xdist worker: its figures went to the controller with its reports
     _figures["total_seconds"] = round(time.monotonic() - _figures.pop("t0"), 1)

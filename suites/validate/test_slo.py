@@ -2,6 +2,9 @@
 
 No data is a failure that says so: an empty result, NaN, or fewer requests than
 `slo.min_requests` never passes.
+
+Where the environment file has a `judge:` section, the canary judge also compares the
+current revision with the previous one (fixtures/validate/judge.py, docs/judge.md).
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from collections.abc import Callable
 
 import pytest
 
+from fixtures.core.kube import Kube
 from fixtures.core.prometheus import Prometheus
 from fixtures.validate.environment import Environment
+from fixtures.validate.judge import JudgeUnavailable, judge_revisions
 from fixtures.validate.queries import SloQueries
+from fixtures.validate.state import Workload, owned_replica_sets
 from fixtures.validate.summary import CheckRecord
 
 # measure(what, query, shown, threshold) -> (value, API requests in the window)
@@ -73,4 +79,40 @@ def test_slo_latency_p99(
         check.expect(
             f"the p99 latency of API requests over {slo.window} to be below {limit:g}s "
             f"(slo.latency_p99_max_seconds), is {p99:.3f}s"
+        )
+
+
+def test_slo_judge_vs_previous_revision(
+    prometheus: Prometheus,
+    kube: Kube,
+    environment: Environment,
+    workload: Workload,
+    check: CheckRecord,
+) -> None:
+    """The canary judge's verdict on the current revision against the previous one: fails
+    on `fail`; `marginal`, `inconclusive` and "no previous revision" pass with their reason
+    (the two windows lie at different times, so the SLOs above stay the gate)."""
+    section = environment.judge
+    threshold = "judge: not fail vs the previous revision"
+    check.expected(threshold)
+    if section is None:
+        pytest.skip(f"no judge: section in {environment.file.name} (the canary judge is off)")
+    if workload.kind != "Rollout":
+        pytest.skip(f"{workload.ref}: the judge compares Rollout revisions (by their hash)")
+    try:
+        verdict = judge_revisions(
+            environment.prometheus_url,
+            environment.namespace,
+            workload.obj,
+            owned_replica_sets(kube, environment.namespace, environment.release, workload.obj),
+            section,
+        )
+    except JudgeUnavailable as error:
+        check.expect(f"the judge's verdict to be available, is none: {error}")
+        raise
+    check.record(verdict.measured, threshold)
+    if verdict.failed:
+        check.expect(
+            f"{workload.ref}'s current revision to be not worse than the previous one "
+            f"(judge: of {environment.file.name}), is {verdict.measured}: {verdict.reason}"
         )

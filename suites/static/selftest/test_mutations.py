@@ -33,6 +33,9 @@ COPY = (
     "pyproject.toml",
     "tools/versions.env",
     "deploy",
+    "judge/chart",
+    "judge/Dockerfile",
+    "judge/requirements.lock",
 )
 
 
@@ -260,6 +263,58 @@ MUTATIONS = [
         "does not gate at slo.success_rate_min = 0.995 of environments/production.yaml",
         lambda r: set_yaml(r / "environments/production.yaml", "slo.success_rate_min", 0.995),
         edits="environments",
+    ),
+    Mutation(
+        "the judge's threshold in the environment file differs from the canary's",
+        "judge/matches-environment",
+        "differs from environments/production.yaml: latency.max_ratio = 1.5, the chart's "
+        "latency.maxRatio 1.2",
+        lambda r: set_yaml(r / "environments/production.yaml", "judge.latency.max_ratio", 1.5),
+        edits="environments",
+    ),
+    Mutation(
+        "the lab's judge URL differs from its values while the analysis keeps it off",
+        "judge/matches-environment",
+        "judge: differs from the chart's analysis.judge (off in its analysis): url",
+        lambda r: set_yaml(r / "environments/lab.yaml", "judge.url", "http://127.0.0.1:16971"),
+        edits="environments",
+    ),
+    # The judge's own chart (judge/chart, the variant judge-production) meets the workload
+    # rules of the service's chart.
+    Mutation(
+        "the judge's Deployment may go below its replicas during an update",
+        "workload/fallback-rolling-update",
+        "Deployment/production/sre-judge: rollingUpdate is maxSurge 25% / maxUnavailable 1",
+        lambda r: replace_once(
+            r / "judge/chart/templates/deployment.yaml", "maxUnavailable: 0", "maxUnavailable: 1"
+        ),
+        where="judge/chart/templates/deployment.yaml",
+        edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's container with a writable root filesystem",
+        "pod-security/read-only-root-filesystem",
+        "Deployment/production/sre-judge",
+        lambda r: replace_once(
+            r / "judge/chart/templates/deployment.yaml",
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        ),
+        edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's chart without a PodDisruptionBudget",
+        "availability/pdb-covers-workload",
+        "Deployment/production/sre-judge",
+        lambda r: (r / "judge/chart/templates/pdb.yaml").unlink(),
+        edits="judge/chart",
+    ),
+    Mutation(
+        "the judge's image runs as root",
+        "docker/non-root-user",
+        "judge/Dockerfile",
+        lambda r: replace_once(r / "judge/Dockerfile", "USER 10001:10001\n", ""),
+        edits="judge/Dockerfile",
     ),
     Mutation(
         "script without strict mode",

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from scratch import RELEASE, REPLICAS, ScratchEnvironment
+from scratch import RELEASE, REPLICAS, ScratchEnvironment, scratch_environment
 
-from fixtures.core.helm import wait_healthy
+from fixtures.cluster import Cluster
+from fixtures.core.helm import install, wait_healthy
 from fixtures.core.kube import wait_until
 from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e.plan import fault_env
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +29,8 @@ DRIFT = "image tag == git (drift)"
 RESTARTS = "restarts since revision"
 P99 = "slo latency p99"
 SUCCESS = "slo success rate"
+JUDGE = "slo judge vs previous revision"
+SLOWER_MS = 150  # far inside the 500 ms p99 threshold, many times the simulated latency
 
 
 def test_wrong_image_tag_in_git_fails_drift(scratch: ScratchEnvironment, tmp_path: Path) -> None:
@@ -128,3 +132,28 @@ def test_too_few_requests_is_no_data_not_a_pass(scratch: ScratchEnvironment) -> 
     assert result.failed() == sorted([P99, SUCCESS]), result
     for check in (P99, SUCCESS):
         assert "is no data" in result.checks[check]["message"], result.checks[check]
+
+
+@pytest.fixture
+def slower_revision(
+    cluster: Cluster, service_process: Any, tmp_path: Path
+) -> Iterator[ScratchEnvironment]:
+    """A scratch environment whose current revision (promoted by the canary analysis, inside
+    its thresholds) serves every API request SLOWER_MS slower than the previous one did."""
+    with scratch_environment(cluster, service_process.url, tmp_path) as env:
+        values = {"replicaCount": REPLICAS, "extraEnv": fault_env(latency_ms=SLOWER_MS)}
+        install(cluster, env.namespace, release=RELEASE, values=values, timeout=240)
+        yield env
+
+
+def test_slower_revision_fails_the_judge(slower_revision: ScratchEnvironment) -> None:
+    # Given: the current revision is 150 ms slower than the previous one, every SLO met
+    # When
+    result = slower_revision.run_tier()
+
+    # Then: the judge, and only the judge, fails, saying on which metric
+    assert result.returncode == 1, result
+    assert result.failed() == [JUDGE], result
+    message = result.checks[JUDGE]["message"]
+    assert "current revision to be not worse than the previous one" in message, message
+    assert "is fail, score" in message and "latency fail" in message, message
