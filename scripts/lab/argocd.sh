@@ -17,7 +17,7 @@ Usage: scripts/lab/argocd.sh start [--timeout SECONDS] | stop | status | env [--
   status   each process's pid, readiness and log file (exit 69 when not up)
   env      shell exports for kubectl, helm and argocd: eval "\$(scripts/lab/argocd.sh env)";
            --environments: KUBECONFIG with contexts sre-platform-{dev,staging,production}
-           on the lab and SP_PYTHON, for the Quick Start of README.md
+           on the lab and SP_PYTHON, not the argocd CLI (Quick Start, README.md)
 
 Then apply the repository's AppProject and Applications: scripts/setup-argocd.sh --lab
 (they read the lab's GitOps repository, \${SRE_PLATFORM_CACHE:-~/.cache/sre-platform}/lab/gitops/).
