@@ -196,7 +196,7 @@ def test_the_quick_start_works_as_written(quick_start: QuickStart) -> None:
         qs.run(1)
     with scenario.then("ArgoCD's processes are up, and the Rollouts dashboard answers"):
         assert argocd.is_up(), f"ArgoCD: {[(s.name, s.problem) for s in argocd.status()]}"
-        problem = http_probe(f"{dashboard.URL}/api/v1/namespace")
+        problem = http_probe(f"{dashboard.API}/namespace")
         assert problem is None, f"the dashboard at {dashboard.URL}: {problem}"
 
     with scenario.when(f"step 2: {qs.steps[2].title}"):
