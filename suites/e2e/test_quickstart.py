@@ -30,6 +30,7 @@ from fixtures.core.tools import REPO_ROOT
 from fixtures.e2e.scenario import Scenario
 from fixtures.gitops import applications, argocd, dashboard
 from fixtures.gitops.repo import GitOpsRepo, git, lab_repo
+from fixtures.lab import control_plane
 from fixtures.lab.layout import CONTEXT, kubeconfig_path
 from fixtures.traffic import simulated
 
@@ -194,8 +195,11 @@ def test_the_quick_start_works_as_written(quick_start: QuickStart) -> None:
 
     with scenario.when(f"step 1: {qs.steps[1].title}"):
         qs.run(1)
-    with scenario.then("ArgoCD's processes are up, and the Rollouts dashboard answers"):
+    with scenario.then("ArgoCD's processes and Argo Rollouts' controller are up, and the "
+                       "Rollouts dashboard answers"):  # fmt: skip
         assert argocd.is_up(), f"ArgoCD: {[(s.name, s.problem) for s in argocd.status()]}"
+        rollouts = [s for s in control_plane.status() if s.name == "rollouts-controller"]
+        assert rollouts and rollouts[0].ready, f"the Rollouts controller: {rollouts}"
         problem = http_probe(f"{dashboard.API}/namespace")
         assert problem is None, f"the dashboard at {dashboard.URL}: {problem}"
 
