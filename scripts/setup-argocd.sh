@@ -40,7 +40,8 @@ Options:
                          none            only the ArgoCD configuration and the AppProject
   --ha                 ArgoCD's high-availability manifests (needs at least 3 nodes)
   --no-dashboard       do not install the Argo Rollouts dashboard (installed by default; in the
-                       lab it runs as a local process, docs/argocd-lab.md)
+                       lab it runs as a local process on http://127.0.0.1:16984/rollouts/,
+                       docs/argocd-lab.md)
   --manifests-dir DIR  local copies of the upstream manifests (see above)
   --timeout DURATION   how long to wait for the controllers (default 5m)
   --dry-run            send everything with 'kubectl apply --dry-run=server'; change nothing
@@ -241,6 +242,11 @@ install_lab() {
     return 0
   fi
   sp_run "$starter" start >&2 || sp_die "$SP_EX_FAIL" "$starter start failed (see above)"
+  if $dashboard; then
+    # The dashboard as a local process on a fixed port (stopped by make lab-down).
+    (cd "$SP_REPO_ROOT" && sp_python -m fixtures.gitops.dashboard up) >&2 ||
+      sp_die "$SP_EX_FAIL" "the Rollouts dashboard did not start (see above)"
+  fi
 }
 
 # repository_file FILE: the path of argocd/FILE as this run applies it. In the lab, rewritten

@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
   cat <<USAGE
-Usage: scripts/lab/argocd.sh start [--timeout SECONDS] | stop | status | env
+Usage: scripts/lab/argocd.sh start [--timeout SECONDS] | stop | status | env [--environments]
 
   start    build ArgoCD if missing, install its CRDs and configuration (pinned module's
            defaults, then this repository's argocd/install.yaml rewritten for the lab),
@@ -15,7 +15,9 @@ Usage: scripts/lab/argocd.sh start [--timeout SECONDS] | stop | status | env
            up), wait until ready. The lab must be up (make lab-up).
   stop     stop the three processes (the cluster's ArgoCD objects stay)
   status   each process's pid, readiness and log file (exit 69 when not up)
-  env      shell exports for kubectl, helm and argocd: eval "\$(scripts/lab/argocd.sh env)"
+  env      shell exports for kubectl, helm and argocd: eval "\$(scripts/lab/argocd.sh env)";
+           --environments: KUBECONFIG with contexts sre-platform-{dev,staging,production}
+           on the lab and SP_PYTHON, not the argocd CLI (Quick Start, README.md)
 
 Then apply the repository's AppProject and Applications: scripts/setup-argocd.sh --lab
 (they read the lab's GitOps repository, \${SRE_PLATFORM_CACHE:-~/.cache/sre-platform}/lab/gitops/).
@@ -36,7 +38,7 @@ case "$1" in
   *) echo "argocd: unknown command '$1'" >&2; usage >&2; exit 64 ;;
 esac
 shift
-if [[ "$command" != up && $# -gt 0 ]]; then
+if [[ "$command" != up && "$command" != env && $# -gt 0 ]]; then
   echo "argocd: '$command' takes no arguments" >&2
   exit 64
 fi
