@@ -2,12 +2,15 @@
 for a Deployment to be reached by, and its Argo Rollouts controller runs on this host).
 
     python -m sre_judge.local start [--port 16970] [--prometheus-url http://127.0.0.1:16900]
+                                    [--host 127.0.0.1]
     python -m sre_judge.local stop | status
 
 Listens on 127.0.0.1:16970 (+ SRE_PLATFORM_LAB_PORT_OFFSET), the URL of `analysis.judge.url`
-in helm/values-lab*.yaml. State in the lab's directory ($SRE_PLATFORM_LAB_DIR, default
-$SRE_PLATFORM_CACHE/lab): `run/sre-judge.json` ({pid, starttime, argv}, the lab's own record
-format, so the lab's tooling can find and stop it), `logs/sre-judge.log`. Self-contained
+in helm/values-lab*.yaml; on a kind cluster the e2e scenarios start it on the cluster
+network's gateway, with the cluster's Prometheus (fixtures/e2e/judge.py). State in the
+lab's directory ($SRE_PLATFORM_LAB_DIR, default $SRE_PLATFORM_CACHE/lab):
+`run/sre-judge.json` ({pid, starttime, argv}, the lab's own record format, so the lab's
+tooling can find and stop it), `logs/sre-judge.log`. Self-contained
 (standard library only): it does not import the lab's fixtures.
 
 Exit codes: 0 ok (status: running), 1 status: not running, 64 usage, 69 the judge did not
@@ -89,8 +92,9 @@ def _load() -> tuple[int, str, list[str]] | None:
 
 
 def _url_of(argv: list[str]) -> str:
+    host = argv[argv.index("--host") + 1] if "--host" in argv else HOST
     port = argv[argv.index("--port") + 1] if "--port" in argv else str(PORT)
-    return f"http://{HOST}:{port}"
+    return f"http://{host}:{port}"
 
 
 def status() -> Running | None:
@@ -120,18 +124,23 @@ def _tail(lines: int = 20) -> str:
 
 
 def start(
-    port: int | None = None, prometheus_url: str = PROMETHEUS_URL, timeout: float = 30.0
+    port: int | None = None,
+    prometheus_url: str = PROMETHEUS_URL,
+    timeout: float = 30.0,
+    host: str = HOST,
 ) -> Running:
-    """Start the judge (idempotent: a running one is kept) and wait until it answers."""
+    """Start the judge (idempotent: a running one on the same address is kept) and wait
+    until it answers. `host`: the address it listens on (a kind cluster's pods reach this
+    host at their network's gateway)."""
     running = status()
-    if running is not None and _healthy(running.url):
+    if running is not None and _healthy(running.url) and f"//{host}:" in running.url:
         return running
     if running is not None:
         stop()
     port = PORT + _offset() if port is None else port
     argv = [
         sys.executable, "-m", "sre_judge", "serve",
-        "--host", HOST, "--port", str(port), "--prometheus-url", prometheus_url,
+        "--host", host, "--port", str(port), "--prometheus-url", prometheus_url,
     ]  # fmt: skip
     log_path().parent.mkdir(parents=True, exist_ok=True)
     record_path().parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +152,7 @@ def start(
         )  # fmt: skip
     started = _starttime(proc.pid) or ""
     record_path().write_text(json.dumps({"pid": proc.pid, "starttime": started, "argv": argv}))
-    url = f"http://{HOST}:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     while not _healthy(url):
         if proc.poll() is not None:
@@ -187,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--port", type=int, help=f"default {PORT} + SRE_PLATFORM_LAB_PORT_OFFSET")
     parser.add_argument("--prometheus-url", default=PROMETHEUS_URL)
+    parser.add_argument("--host", default=HOST, help=f"the address to listen on (default {HOST})")
     args = parser.parse_args(argv)
     try:
         if args.command == "start":
-            running = start(args.port, args.prometheus_url)
+            running = start(args.port, args.prometheus_url, host=args.host)
             print(f"{NAME}: running, pid {running.pid}, {running.url} (log {log_path()})")
         elif args.command == "stop":
             print(f"{NAME}: {'stopped' if stop() else 'was not running'}")

@@ -39,6 +39,18 @@ def test_start_is_idempotent_and_stop_stops(lab_dir: Path) -> None:
     assert local.stop() is False
 
 
+def test_another_address_replaces_the_running_judge(lab_dir: Path) -> None:
+    """kind's scenarios need the judge on the cluster network's gateway, not on loopback:
+    asked for another address, start replaces the running judge instead of keeping it."""
+    port = free_port()
+    first = local.start(port)
+    second = local.start(port, host="127.0.0.2")
+    assert second.pid != first.pid and second.url == f"http://127.0.0.2:{port}"
+    assert local.status() == second
+    assert processes.starttime(first.pid) is None
+    assert requests.get(f"{second.url}/healthz", timeout=5).status_code == 200
+
+
 def test_the_record_is_the_labs_own_format(lab_dir: Path) -> None:
     """lab-down and the lab's tooling read run/<name>.json with fixtures.core.processes."""
 

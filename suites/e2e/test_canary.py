@@ -120,15 +120,8 @@ def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) 
         scenario.install("a")
         stable = scenario.rollout().stable_hash
 
-    with scenario.recorder() as recorder:
-        with scenario.when(f"version b is deployed with {bad}: {env}"):
-            updated_at = scenario.update("b", extraEnv=env)
-        with scenario.then("the rollout aborts: Degraded, the canary scaled to zero"):
-            scenario.expect_aborted(timeout=plan.first_step_timeout())
-
-    aborted = recorder.first(lambda s: s.abort)
-    assert aborted is not None, recorder.table()
-    canary = scenario.rollout().current_hash
+    deployed = scenario.deploy_bad_canary("b", env, f"with {bad}")
+    recorder, aborted, canary = deployed.recorder, deployed.aborted, deployed.canary
     with scenario.and_(f"the AnalysisRun failed on {metric}, and only on {metric}"):
         runs = scenario.analysis_runs_for(canary)
         assert [r.phase for r in runs] == ["Failed"], [r.summary() for r in runs]
@@ -160,7 +153,9 @@ def test_bad_canary_is_aborted(scenario: Scenario, analysis: Traffic, bad: str) 
         )
     with scenario.and_(f"within two analysis intervals ({2 * plan.interval:.0f}s) of the first bad "
                        "measurement"):  # fmt: skip
-        after_bad = _abort_figures(scenario, updated_at, aborted.at, runs[0], plan.interval)
+        after_bad = _abort_figures(
+            scenario, deployed.updated_at, aborted.at, runs[0], plan.interval
+        )
         # +1 s: the controller's timestamps have one-second resolution.
         assert after_bad <= 2 * plan.interval + 1, recorder.table()
 

@@ -90,17 +90,8 @@ def test_judge_aborts_a_canary_slower_inside_the_thresholds(
     with scenario.given("version a with the judge in its analysis, Healthy, serving traffic"):
         scenario.install("a", **judge_values(scenario))
         stable = scenario.rollout().stable_hash
-    plan: CanaryPlan = scenario.canary_plan()
-
-    with scenario.recorder() as recorder:
-        with scenario.when(f"version b is deployed {SLOWER_MS} ms slower: {env}"):
-            updated_at = scenario.update("b", extraEnv=env)
-        with scenario.then("the rollout aborts: Degraded, the canary scaled to zero"):
-            scenario.expect_aborted(timeout=plan.first_step_timeout())
-
-    aborted = recorder.first(lambda s: s.abort)
-    assert aborted is not None, recorder.table()
-    canary = scenario.rollout().current_hash
+    deployed = scenario.deploy_bad_canary("b", env, f"{SLOWER_MS} ms slower")
+    aborted, canary = deployed.aborted, deployed.canary
     runs = scenario.analysis_runs_for(canary)
     summaries = [r.summary() for r in runs]
     with scenario.and_("the AnalysisRun failed on the judge, and only on the judge"):
@@ -136,7 +127,7 @@ def test_judge_aborts_a_canary_slower_inside_the_thresholds(
         assert "errors" not in failing, verdict
         scenario.record("judge_reason", verdict["reason"])
     scenario.record("judge_verdicts", verdicts)
-    scenario.record("abort_seconds_after_update", round(aborted.at - updated_at, 1))
+    scenario.record("abort_seconds_after_update", round(aborted.at - deployed.updated_at, 1))
     scenario.record("abort_seconds_after_first_bad_measurement", round(aborted.at - first_bad, 1))
 
 
