@@ -51,13 +51,11 @@ Examples:
 USAGE
 }
 
-env="" dir="" dry_run=false uninstall=false
+dir="" dry_run=false uninstall=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --env) sp_need_value "$1" $#; env=$2; shift ;;
-    --env=*) env=${1#*=} ;;
-    --kubeconfig | --kubeconfig=* | --context | --context=*)
+    --env | --env=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
       sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
     --dir) sp_need_value "$1" $#; dir=$2; shift ;;
     --dir=*) dir=${1#*=} ;;
@@ -68,6 +66,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+env=$SP_ENV_OPTION
 
 if [[ -z "$dir" ]]; then
   dir="$SP_REPO_ROOT/deploy/admission"

@@ -71,13 +71,11 @@ Examples:
 USAGE
 }
 
-env="" apps=applications ha=false dashboard=true manifests_dir="" timeout=5m dry_run=false lab=false
+apps=applications ha=false dashboard=true manifests_dir="" timeout=5m dry_run=false lab=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --env) sp_need_value "$1" $#; env=$2; shift ;;
-    --env=*) env=${1#*=} ;;
-    --kubeconfig | --kubeconfig=* | --context | --context=*)
+    --env | --env=* | --kubeconfig | --kubeconfig=* | --context | --context=*)
       sp_cluster_option "$@"; shift $((SP_OPTION_WORDS - 1)) ;;
     --apps) sp_need_value "$1" $#; apps=$2; shift ;;
     --apps=*) apps=${1#*=} ;;
@@ -95,6 +93,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+env=$SP_ENV_OPTION
 
 case "$apps" in
   applications | applicationset | none) ;;

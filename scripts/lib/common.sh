@@ -114,6 +114,10 @@ sp_load_env() {
 # tier uses them to point a script at its own namespace, or at a kind cluster, with the
 # environment's other settings.
 SP_NAMESPACE_OPTION="" SP_KUBECONFIG_OPTION="" SP_CONTEXT_OPTION=""
+# --env ENV of the scripts that take the environment as an option (setup-argocd.sh,
+# install-admission.sh), read by sp_cluster_option too; they use it after their loop.
+# shellcheck disable=SC2034 # read by the calling script
+SP_ENV_OPTION=""
 
 # sp_cluster_option "$@": read the cluster option at the front of the arguments, as
 # "OPTION VALUE" or "OPTION=VALUE"; SP_OPTION_WORDS is how many words it took. In an
@@ -131,10 +135,12 @@ sp_cluster_option() {
     value=$2
     SP_OPTION_WORDS=2
   fi
+  # shellcheck disable=SC2034 # SP_ENV_OPTION is read by the calling script
   case "${1%%=*}" in
     -n | --namespace) SP_NAMESPACE_OPTION=$value ;;
     --kubeconfig) SP_KUBECONFIG_OPTION=$value ;;
     --context) SP_CONTEXT_OPTION=$value ;;
+    --env) SP_ENV_OPTION=$value ;;
     *) sp_usage_error "unknown option '$1'" ;;
   esac
 }

@@ -36,13 +36,16 @@ from fixtures.traffic.simulated import TrafficProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.serial]
 
 
-def short_canary(scenario: Scenario) -> tuple[int, list[dict[str, Any]]]:
-    """The platform's replicas and its first two weights, each followed by an analysis."""
+def given_a_short_canary(scenario: Scenario) -> tuple[str | None, list[dict[str, Any]]]:
+    """Given version a, Healthy and serving, whose canary steps are the platform's first two
+    weights, each followed by an analysis; returns a's pod hash and those steps."""
     plan = scenario.canary_plan()
     steps: list[dict[str, Any]] = []
     for weight in plan.weights[:2]:
         steps += [{"setWeight": weight}, {"analysis": {"count": 2}}]
-    return plan.replicas, steps
+    with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
+        scenario.install("a", rollouts={"canary": {"steps": steps}})
+        return scenario.rollout().stable_hash, steps
 
 
 @pytest.fixture
@@ -59,10 +62,7 @@ def lab_components(cluster: Cluster) -> Iterator[list[str]]:
 def test_prometheus_unreachable_stops_the_promotion(
     scenario: Scenario, analysis: TrafficProcess, lab_components: list[str]
 ) -> None:
-    replicas, steps = short_canary(scenario)
-    with scenario.given(f"version a on {replicas} replicas, Healthy, serving traffic"):
-        scenario.install("a", rollouts={"canary": {"steps": steps}})
-        stable = scenario.rollout().stable_hash
+    stable, steps = given_a_short_canary(scenario)
     with scenario.and_("a good version b whose first analysis is running"):
         scenario.update("b")
         scenario.expect_step(1, timeout=30 + scenario.platform.pod_start_seconds)
@@ -107,9 +107,7 @@ def test_prometheus_unreachable_stops_the_promotion(
 def test_controller_restart_mid_rollout_resumes_and_completes(
     scenario: Scenario, analysis: TrafficProcess, lab_components: list[str]
 ) -> None:
-    replicas, steps = short_canary(scenario)
-    with scenario.given(f"version a on {replicas} replicas, Healthy, serving traffic"):
-        scenario.install("a", rollouts={"canary": {"steps": steps}})
+    _, steps = given_a_short_canary(scenario)
 
     with scenario.recorder() as recorder:
         with scenario.when("version b is deployed and its first analysis is running"):

@@ -29,37 +29,22 @@ class Misuse:
         return f"{self.script} {' '.join(self.args) or '(no args)'}"
 
 
+PROMOTE, ROLLBACK = "promote-canary.sh", "rollback.sh"
+PROD = ("production", "sre-platform")  # promote-canary.sh's environment and release
+
 MISUSES = [
-    Misuse("promote-canary.sh", (), EX_USAGE, "Usage:"),
+    Misuse(PROMOTE, (), EX_USAGE, "Usage:"),
+    Misuse(PROMOTE, ("frobnicate", *PROD), EX_USAGE, "unknown action 'frobnicate'"),
+    Misuse(PROMOTE, ("status", "prod", "sre-platform"), EX_DATAERR, "unknown environment 'prod'"),
+    Misuse(PROMOTE, ("promote", *PROD, "--step", "--full"), EX_USAGE, "--step and --full exclude"),
     Misuse(
-        "promote-canary.sh",
-        ("frobnicate", "production", "sre-platform"),
-        EX_USAGE,
-        "unknown action 'frobnicate'",
+        PROMOTE, ("promote", *PROD, "--force"), EX_USAGE, "--force only applies to promote --step"
     ),
+    Misuse(ROLLBACK, (), EX_USAGE, "Usage:"),
+    Misuse(ROLLBACK, ("production",), EX_USAGE, "reason"),
+    Misuse(ROLLBACK, ("prod", "error rate spike"), EX_DATAERR, "unknown environment 'prod'"),
     Misuse(
-        "promote-canary.sh",
-        ("status", "prod", "sre-platform"),
-        EX_DATAERR,
-        "unknown environment 'prod'",
-    ),
-    Misuse(
-        "promote-canary.sh",
-        ("promote", "production", "sre-platform", "--step", "--full"),
-        EX_USAGE,
-        "--step and --full exclude each other",
-    ),
-    Misuse(
-        "promote-canary.sh",
-        ("promote", "production", "sre-platform", "--force"),
-        EX_USAGE,
-        "--force only applies to promote --step",
-    ),
-    Misuse("rollback.sh", (), EX_USAGE, "Usage:"),
-    Misuse("rollback.sh", ("production",), EX_USAGE, "reason"),
-    Misuse("rollback.sh", ("prod", "error rate spike"), EX_DATAERR, "unknown environment 'prod'"),
-    Misuse(
-        "rollback.sh",
+        ROLLBACK,
         ("production", "error rate spike", "--to", "bad tag!"),
         EX_USAGE,
         "not a valid image tag",

@@ -13,7 +13,6 @@ it and nobody else uses it (as the e2e tier's `--real-node` session does).
 from __future__ import annotations
 
 import contextlib
-import copy
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,7 +32,6 @@ from fixtures.node.backing import backing_services
 from fixtures.node.layout import node_root
 from fixtures.node.lifecycle import down, up
 from fixtures.traffic.load import ServiceLoad
-from fixtures.validate.environment import load as load_environment
 from fixtures.validate.environment import read_values_key
 from policies.admission.live import shipped
 from policies.admission.manifests import ENVIRONMENT_LABEL
@@ -83,19 +81,9 @@ def real_node_environment(
             base_url = f"http://{(service or {})['spec']['clusterIP']}"
             with ServiceLoad.for_service(cluster.kube, namespace, fullname(RELEASE)):
                 env = ScratchEnvironment(cluster, namespace, tag, base_url, directory, release)
-                env.data = copy.deepcopy(load_environment("lab-real-node").data)
-                env.data.update(
-                    description="validate tier self-test on the real node (scratch namespace)",
-                    namespace=namespace,
-                    release=RELEASE,
-                    service={"base_url": base_url, "timeout_seconds": 5},
-                    prometheus={"url": cluster.prometheus_url},
-                    cluster={
-                        "kubeconfig": str(cluster.kubeconfig),
-                        "context": cluster.context or "",
-                    },
+                env.based_on(
+                    "lab-real-node", "validate tier self-test on the real node (scratch namespace)"
                 )
-                env.data["slo"]["window"] = "1m"
                 _wait_for_requests(Prometheus(cluster.prometheus_url), namespace)
                 yield env
     finally:

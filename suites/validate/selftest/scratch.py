@@ -99,6 +99,25 @@ class ScratchEnvironment:
     release: Release
     data: dict[str, Any] = field(default_factory=dict)
 
+    def based_on(self, environment: str, description: str, **settings: Any) -> None:
+        """`data`: the repository's environment file `environment`, pointed at this scratch
+        namespace, its service and the cluster's Prometheus, with a 1 m SLO window (the
+        scratch traffic is minutes old); `settings` replace top-level keys."""
+        self.data = copy.deepcopy(load_environment(environment).data)
+        self.data.update(
+            description=description,
+            namespace=self.namespace,
+            release=RELEASE,
+            service={"base_url": self.base_url, "timeout_seconds": 5},
+            prometheus={"url": self.cluster.prometheus_url},
+            cluster={
+                "kubeconfig": str(self.cluster.kubeconfig),
+                "context": self.cluster.context or "",
+            },
+            **settings,
+        )
+        self.data["slo"]["window"] = "1m"
+
     def env_file(self, name: str = ENV_NAME, **overrides: Any) -> Path:
         """Write an environment file; `overrides` are dotted keys (`slo__window="1m"`)."""
         data = copy.deepcopy(self.data)
@@ -193,19 +212,11 @@ def scratch_environment(
         env = ScratchEnvironment(
             cluster, namespace, deployed_tag(), service_url, directory, env_release
         )
-        env.data = copy.deepcopy(load_environment("lab").data)
-        env.data.update(
-            description="validate tier self-test (scratch namespace)",
-            namespace=namespace,
-            release=RELEASE,
-            service={"base_url": service_url, "timeout_seconds": 5},
-            prometheus={"url": cluster.prometheus_url},
-            cluster={"kubeconfig": str(cluster.kubeconfig), "context": cluster.context or ""},
-            # helm deployed it from this working tree: no Application, no other checkout
-            argocd={"enabled": False},
+        # helm deployed it from this working tree: no Application, no other checkout
+        env.based_on(
+            "lab", "validate tier self-test (scratch namespace)", argocd={"enabled": False}
         )
         env.data["gitops"].pop("checkout", None)
-        env.data["slo"]["window"] = "1m"
         wait_for_traffic(Prometheus(cluster.prometheus_url), namespace)
         yield env
     finally:
