@@ -10,7 +10,7 @@ PYTEST := scripts/run-pytest.sh
 ENV ?= lab
 export SRE_PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sre-platform
 
-.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static admission e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down kind-up kind-down e2e-kind e2e-kind-smoke tools bench
+.PHONY: help setup venv test conformance lint lint-flake8-isort lint-black lint-mypy lint-bandit lint-hadolint arch app-test judge-test static admission e2e e2e-real-node real-node validate validate-selftest lab-up lab-deploy lab-down kind-up kind-down e2e-kind e2e-existing e2e-kind-smoke tools bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -130,6 +130,12 @@ kind-down: ## Delete the kind cluster, stop our dockerd, leave the host as found
 # A skip that suites/e2e/skip-allowlist.yaml does not name for kind fails the tier.
 e2e-kind: ## The whole e2e tier on kind: every scenario on real pods (real load, the cluster's Prometheus), the kind smoke test, kind-down
 	$(PYTEST) --skip-budget kind e2e-kind suites/e2e --cluster kind $(E2E_ARGS)
+
+# Your own cluster (fixtures/e2e/existing_platform.py, docs/e2e.md "On an existing cluster"):
+# E2E_ARGS names it, e.g. --kubeconfig ~/.kube/config --image-repository ghcr.io/acme/sre-platform
+# --host-address 10.0.0.5 --prometheus-url http://prometheus.example:9090
+e2e-existing: ## The whole e2e tier on an existing cluster's real pods; E2E_ARGS="--kubeconfig ... --image-repository ... --host-address ..."
+	$(PYTEST) --skip-budget existing e2e-existing suites/e2e --cluster existing $(E2E_ARGS)
 
 e2e-kind-smoke: ## The kind smoke test: cluster up, nodes/pods/Service/Prometheus/Rollouts, testinfra, kind-down
 	$(PYTEST) e2e-kind-smoke suites/e2e --cluster kind -k smoke $(E2E_ARGS)

@@ -43,8 +43,8 @@ from fixtures.core.kube import wait_until
 from fixtures.core.processes import Users
 from fixtures.core.prometheus import Prometheus
 from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e import existing_platform, parallel, progress
 from fixtures.e2e import judge as e2e_judge
-from fixtures.e2e import parallel, progress
 from fixtures.e2e import real_node as real_node_plugin
 from fixtures.e2e.platform import Platform
 from fixtures.e2e.scenario import Scenario
@@ -59,12 +59,14 @@ REPORTS = REPO_ROOT / "reports"
 FIGURES = REPORTS / "e2e-figures.json"
 REAL_NODE_FIGURES = REPORTS / "e2e-real-node-figures.json"  # a --real-node session's
 KIND_FIGURES = REPORTS / "e2e-kind-figures.json"  # a --cluster kind session's
+EXISTING_FIGURES = REPORTS / "e2e-existing-figures.json"  # a --cluster existing session's
 EVIDENCE = REPORTS / "e2e"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     cluster_plugin.register(pluginmanager)
     real_node_plugin.register(pluginmanager)  # --real-node: scenarios on the lab's real node
+    existing_platform.register(pluginmanager)  # --image-repository ...: an existing cluster's pods
     parallel.register(pluginmanager)  # -n N: the serial mark, groups, the lab's share lock
     progress.register(pluginmanager)  # the Given/When/Then steps live on the terminal
     group = parser.getgroup("e2e", "the e2e scenarios")
@@ -120,6 +122,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     REPORTS.mkdir(exist_ok=True)
     if _figures.get("cluster") == "kind":
         path = KIND_FIGURES
+    elif _figures.get("cluster") == "existing":
+        path = EXISTING_FIGURES
     elif real_node_plugin.real_node_enabled(session.config):
         path = REAL_NODE_FIGURES
     else:
@@ -253,7 +257,7 @@ def analysis(
     if simulated_traffic is None:
         pytest.skip(
             "needs the lab's Prometheus fed by the simulated traffic (--cluster lab) or real "
-            "pods (--cluster kind, --real-node)"
+            "pods (--cluster kind, --real-node, --cluster existing --image-repository ...)"
         )
     yield simulated_traffic
 
@@ -299,10 +303,13 @@ def _namespace_name(test_name: str) -> str:
 def platform(request: pytest.FixtureRequest, cluster: Cluster) -> Platform:
     """The lab's kwok nodes; with --real-node the lab's real node (brought up for the
     session, with PostgreSQL and Redis for its pods); on --cluster kind the kind cluster's
-    nodes (PostgreSQL and Redis for the session at the kind network's gateway)."""
+    nodes (PostgreSQL and Redis for the session at the kind network's gateway); on
+    --cluster existing with --image-repository that cluster's nodes."""
     _figures["cluster"] = cluster.provider
     if cluster.provider == "kind":
         return request.getfixturevalue("kind_platform")
+    if cluster.provider == "existing" and existing_platform.options(request.config):
+        return request.getfixturevalue("existing_cluster_platform")
     if not real_node_plugin.real_node_enabled(request.config):
         return Platform()
     node = request.getfixturevalue("real_node")
@@ -322,6 +329,18 @@ def kind_platform(cluster: Cluster) -> Iterator[Platform]:
         pytest.exit(f"{kind_cluster.status_path()} is missing: not from kind up", returncode=69)
     with backing_services(address=docker.GATEWAY, clients=docker.SUBNET) as services:
         yield KindPlatform(running, services)
+
+
+@pytest.fixture(scope="session")
+def existing_cluster_platform(
+    pytestconfig: pytest.Config, cluster: Cluster
+) -> Iterator[existing_platform.ExistingPlatform]:
+    """Every scenario on an existing cluster's pods (fixtures.e2e.existing_platform)."""
+    chosen = existing_platform.options(pytestconfig)
+    assert chosen is not None  # the platform fixture asked
+    node = chosen.node_address or existing_platform.first_node_address(cluster)
+    with backing_services(address=chosen.host_address, clients=chosen.pods_from) as services:
+        yield existing_platform.ExistingPlatform(chosen, services, node)
 
 
 @pytest.fixture(scope="session")
