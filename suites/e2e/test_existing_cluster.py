@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,26 @@ def test_an_existing_cluster_runs_the_scenarios_on_its_own_pods(
     assert len(scenarios) == 2, (sorted(scenarios), output)
     assert {s["platform"] for s in scenarios.values()} == {ExistingPlatform.name}, scenarios
     assert {s["outcome"] for s in scenarios.values()} == {"passed"}, scenarios
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ([], "--image-repository needs --host-address"),
+        (["--host-address", "nope"], "does not appear to be an IPv4"),
+        (["--host-address", "10.0.0.5", "--platform-values", "x.yaml"], "x.yaml does not exist"),
+    ],
+)
+def test_bad_existing_options_are_a_usage_error_before_any_test(
+    options: list[str], says: str
+) -> None:
+    """Nothing is started: pytest's usage error (exit 4) names the option."""
+    argv = [sys.executable, "-m", "pytest", "suites/e2e", "-p", "no:cacheprovider",
+            "--cluster", "existing", "--collect-only", "-q", "--image-repository", "r",
+            *options]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert says in result.stderr, result.stderr
