@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from policies.catalogue import Catalogue, Rule
+from policies.gcpause import gc_paused
 from policies.model import Severity, Violation
 from policies.sources import Repo
 from policies.waivers import MAX_LIFETIME, Waiver
@@ -85,6 +86,11 @@ def _targets(rule: Rule, repo: Repo) -> Iterator[tuple[str, str | None, Iterable
 
 def evaluate(rule: Rule, repo: Repo) -> list[Finding]:
     """The rule's findings on `repo`; a crashing check becomes one error finding, not a crash."""
+    with gc_paused():  # the repository's objects stay alive: no full rescans of them
+        return _evaluate(rule, repo)
+
+
+def _evaluate(rule: Rule, repo: Repo) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for target, env, violations in _targets(rule, repo):

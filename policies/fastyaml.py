@@ -33,10 +33,13 @@ _BOUNDARY = frozenset(" \n[{,")
 # cycle as PyYAML does), and leading-zero numbers (octal in 1.1, decimal in
 # 1.2; 0o only in 1.2), each at the start of a token.
 _SYNTAX = re.compile(r"[ \n\[{,](?:[!=*]|\? |<<)|\{ ?[\[{]")
-_LEADING_ZERO = re.compile(r"[ \n\[{,][-+]?0[0-9A-Za-z_]")
+# Searched as a literal first (a character class first would test every character): a `0`
+# and what follows it, then the characters before it are judged.
+_ZERO_AND_NEXT = re.compile(r"0[0-9A-Za-z_]")
 # Exponents (1.1 needs a dot and a signed exponent), underscores and 1.1's sexagesimal
-# (base 60) numbers: found anywhere, then judged by the token they are in.
-_NUMBER_HINT = re.compile(r"[0-9.](?:[eE][-+]?[0-9]|:[0-5]?[0-9]|_)")
+# (base 60) numbers after a digit or dot: each searched from its own literal, the digit
+# before it judged after; then the token they are in is judged.
+_NUMBER_HINTS = tuple(re.compile(p) for p in (r"e[-+]?[0-9]", r"E[-+]?[0-9]", r":[0-5]?[0-9]", "_"))
 _TOKEN = re.compile(r"[^\s,\]}#]*")
 _DIFFERENT_NUMBER = re.compile(
     r"[-+]?(?:[0-9_]*\.?[0-9_]*[eE][-+]?[0-9]+"
@@ -45,10 +48,7 @@ _DIFFERENT_NUMBER = re.compile(
 )
 _CONTENT = re.compile(r"^[ ]*[^\s#]", re.MULTILINE)
 # YAML 1.1 booleans that YAML 1.2 reads as text, looked for as JSON strings (keys or values).
-_BOOLEAN_WORDS = tuple(
-    f'"{word}"'
-    for word in ("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF")
-)
+_BOOLEAN_WORDS = re.compile('"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)"')
 # What PyYAML's reader refuses (control characters, lone surrogates); yaml-rs is laxer.
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -61,7 +61,10 @@ def _stream(text: str) -> tuple[str, int] | None:
     content after `---`, tabs, carriage returns, characters PyYAML refuses."""
     if "\t" in text or "\r" in text or "\n%" in text or "\n..." in text:
         return None
-    if _NON_PRINTABLE.search(text):
+    if text.isascii():  # tabs and carriage returns are gone: printable ASCII or a line break
+        if not text.replace("\n", "").isprintable():
+            return None
+    elif _NON_PRINTABLE.search(text):
         return None
     stream = "\n" + text if text.endswith("\n") else "\n" + text + "\n"
     if stream.startswith(("\n%", "\n...")):
@@ -78,6 +81,26 @@ def _split(stream: str) -> list[str]:
     return [chunk + "\n" for chunk in chunks[:-1]] + chunks[-1:]
 
 
+def _leading_zero(text: str) -> bool:
+    """A token starting with a zero and more (`0755`, `-08`, `0o7`, `0x1f`)."""
+    for match in _ZERO_AND_NEXT.finditer(text):
+        i = match.start()
+        before = text[i - 1] if i else "\n"
+        if before in _BOUNDARY or (before in "+-" and (i < 2 or text[i - 2] in _BOUNDARY)):
+            return True
+    return False
+
+
+def _number_hints(text: str) -> list[int]:
+    """Where a digit or dot is followed by an exponent, a `:` and digits, or a `_`."""
+    return [
+        m.start() - 1
+        for hint in _NUMBER_HINTS
+        for m in hint.finditer(text)
+        if m.start() and text[m.start() - 1] in "0123456789."
+    ]
+
+
 def _doubtful(chunk: str) -> bool:
     """Whether a document may hold a token YAML 1.1 and 1.2 read differently (cheap tests
     first: most documents have none of the characters involved)."""
@@ -86,10 +109,9 @@ def _doubtful(chunk: str) -> bool:
         "!" in text or "=" in text or "?" in text or "<" in text or "{" in text or "*" in text
     ) and (_SYNTAX.search(text)):
         return True
-    if _LEADING_ZERO.search(text):
+    if _leading_zero(text):
         return True
-    for match in _NUMBER_HINT.finditer(text):
-        start = match.start()
+    for start in _number_hints(text):
         while start > 0 and text[start - 1] not in _BOUNDARY:
             start -= 1
         if text[start] in "0123456789+-.":
@@ -172,4 +194,4 @@ def _reads_differently(value: Any) -> bool:
         encoded = json.dumps(value, ensure_ascii=False, check_circular=False)
     except (TypeError, ValueError, RecursionError):
         return True  # a key JSON cannot hold (a list or mapping as a key), or a cycle
-    return any(word in encoded for word in _BOOLEAN_WORDS)
+    return _BOOLEAN_WORDS.search(encoded) is not None

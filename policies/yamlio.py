@@ -9,7 +9,6 @@ manifests are not turned into dates behind the user's back.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 
 from policies import fastyaml
 from policies.errors import EX_NOINPUT, InputError, MissingInput
+from policies.gcpause import gc_paused
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -63,15 +63,8 @@ def parse_documents(text: str, name: str) -> list[Any]:
     cached = _PARSED.get(text)
     if cached is not None:
         return cached
-    # Building the documents allocates millions of containers in a big input; the cyclic
-    # garbage collector would rescan everything alive each time, so it waits until the end.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # millions of new containers in a big input, and no cycles
         docs = _parse(text, name)
-    finally:
-        if collecting:
-            gc.enable()
     if len(text) <= _MEMO_MAX_BYTES:
         if len(_PARSED) >= _PARSED_LIMIT:
             _PARSED.clear()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import yaml
-
 from policies.model import Bundle, Violation, get_path
 from policies.registry import Params, check
 from policies.sources import Repo
 from policies.workloads import PodTemplate, split_image
+from policies.yamlio import parse_documents
 
 
 @check("explicit-tag", "workloads", forbidden=["latest"], values_key="image.tag")
@@ -79,7 +78,8 @@ def tag_is_commit(repo: Repo, params: Params) -> Iterator[Violation]:
         text = repo.read(values_file) if values_file else None
         if text is None:
             continue
-        values = yaml.safe_load(text) or {}
+        docs = parse_documents(text, values_file)  # memoised: the chart's inputs read it too
+        values = docs[0] if docs else None
         tag = get_path(values, tuple(key)) if isinstance(values, dict) else None
         if tag is None:
             continue
