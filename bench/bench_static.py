@@ -79,6 +79,19 @@ def tier_wall(runs: int) -> None:
     figure("static-tier-warm-cpu", min(cpus), "s")
     figure("static-tier-tests", summary)
     figure("load-average-1m", os.getloadavg()[0])
+    cpu_speed()
+
+
+def cpu_speed() -> None:
+    """A fixed pure-Python loop, best and worst of 7: on a shared VM the same code runs up to
+    1.7x slower from one minute to the next, so figures of two runs compare only with this."""
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        times.append(time.perf_counter() - started)
+    figure("cpu-loop-best", 1000 * min(times), "ms (lower is a faster machine right now)")
+    figure("cpu-loop-worst", 1000 * max(times), "ms")
 
 
 def base_deployment() -> dict[str, Any]:

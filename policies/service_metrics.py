@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from policies.errors import InputError
@@ -61,8 +62,10 @@ def _series(kind: str, name: str, labels: frozenset[str], source: str) -> list[S
     return [m(name)]
 
 
-def metrics_in_source(text: str, source: str) -> list[ServiceMetric]:
-    """Series defined by prometheus_client calls with literal names in one Python file."""
+@lru_cache(maxsize=256)
+def metrics_in_source(text: str, source: str) -> tuple[ServiceMetric, ...]:
+    """Series defined by prometheus_client calls with literal names in one Python file
+    (memoised: the same source is read again for every repository a session builds)."""
     try:
         tree = ast.parse(text, filename=source)
     except SyntaxError as err:
@@ -87,7 +90,7 @@ def metrics_in_source(text: str, source: str) -> list[ServiceMetric]:
         label_node = node.args[2] if len(node.args) > 2 else kwargs.get("labelnames")
         where = f"{source}:{node.lineno}"
         found.extend(_series(kind, full, _labels(label_node), where))
-    return found
+    return tuple(found)
 
 
 def service_metrics(package_dir: Path, root: Path | None = None) -> dict[str, ServiceMetric]:
