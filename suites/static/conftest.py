@@ -207,6 +207,15 @@ def pytest_collection_modifyitems(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    static = session.config.stash.get(SESSION_KEY, None)
+    if static is not None:
+        # A test module's `start_in_background(static)` submits its slow independent work
+        # (subprocesses) to the session's pool now, to run beside the tests before it.
+        modules = {item.module for item in session.items if isinstance(item, pytest.Function)}
+        for module in sorted(modules, key=lambda m: m.__name__):
+            start = getattr(module, "start_in_background", None)
+            if callable(start):
+                start(static)
     # What collection built (rendered charts, the parsed repository, schemas) lives to the
     # end: the cyclic GC need not rescan it each time the tests' own garbage is collected.
     gc.freeze()

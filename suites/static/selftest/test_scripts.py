@@ -4,8 +4,11 @@ cluster: argument checks come before any cluster or git access)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,10 +80,12 @@ def _key(path: Path, args: tuple[str, ...]) -> str:
     return f"script:{path}:{' '.join(args)}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Start every invocation at once: they are independent, and two cores run them in pairs."""
-    home = tmp_path_factory.mktemp("home")
+def start_in_background(static: StaticSession) -> None:
+    """Start every invocation when collection ends (the tier's conftest calls this): they are
+    independent subprocesses, so they run on the other core while the tests before these
+    run, and these find their results ready."""
+    home = Path(tempfile.mkdtemp(prefix="sre-static-home-"))
+    atexit.register(shutil.rmtree, home, True)
     root = static.config.root
     calls = [(p, ("--help",)) for p in static.config.scripts]
     calls += [(p, ("--no-such-option",)) for p in static.config.scripts]
@@ -90,18 +95,24 @@ def _prestart(static: StaticSession, tmp_path_factory: pytest.TempPathFactory) -
         static.submit(_key(path, args), _run, path, args, root, home)
 
 
-def _result(static: StaticSession, path: Path, args: tuple[str, ...], home: Path) -> Any:
-    return static.submit(_key(path, args), _run, path, args, static.config.root, home).result()
+def _result(static: StaticSession, path: Path, args: tuple[str, ...]) -> Any:
+    """The invocation's result (started now when collection did not start it)."""
+    future = static.submitted(_key(path, args))
+    if future is None:
+        start_in_background(static)
+        future = static.submitted(_key(path, args))
+    assert future is not None, f"{path.name} {args} is not among the invocations started"
+    return future.result()
 
 
-def test_help(static: StaticSession, script: Path, tmp_path: Path) -> None:
-    result = _result(static, script, ("--help",), tmp_path)
+def test_help(static: StaticSession, script: Path) -> None:
+    result = _result(static, script, ("--help",))
     assert result.returncode == 0, f"--help exited {result.returncode}:\n{result.stderr}"
     assert "Usage:" in result.stdout, f"--help printed no Usage: line:\n{result.stdout}"
 
 
-def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> None:
-    result = _result(static, script, ("--no-such-option",), tmp_path)
+def test_unknown_option(static: StaticSession, script: Path) -> None:
+    result = _result(static, script, ("--no-such-option",))
     assert result.returncode == EX_USAGE, (
         f"exit {result.returncode}, expected {EX_USAGE}:\n{result.stderr}"
     )
@@ -111,11 +122,11 @@ def test_unknown_option(static: StaticSession, script: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("misuse", MISUSES, ids=[m.id for m in MISUSES])
-def test_bad_arguments(static: StaticSession, misuse: Misuse, tmp_path: Path) -> None:
+def test_bad_arguments(static: StaticSession, misuse: Misuse) -> None:
     path = next((p for p in static.config.scripts if p.name == misuse.script), None)
     if path is None:
         pytest.skip(f"{misuse.script} is not among the configured scripts")
-    result = _result(static, path, misuse.args, tmp_path)
+    result = _result(static, path, misuse.args)
     output = result.stdout + result.stderr
     assert result.returncode == misuse.exit_code, (
         f"exit {result.returncode}, expected {misuse.exit_code}:\n{output}"
