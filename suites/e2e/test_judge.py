@@ -129,6 +129,7 @@ def test_judge_aborts_a_canary_slower_inside_the_thresholds(
     scenario.record("judge_verdicts", verdicts)
     scenario.record("abort_seconds_after_update", round(aborted.at - deployed.updated_at, 1))
     scenario.record("abort_seconds_after_first_bad_measurement", round(aborted.at - first_bad, 1))
+    scenario.record("analysis_interval_seconds", scenario.canary_plan().interval)
 
 
 @pytest.mark.real_node
