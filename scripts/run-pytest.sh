@@ -62,7 +62,9 @@ mkdir -p "$here/reports"
 # A warm run reuses compiled bytecode: kept in the user's cache, never in the clone, also
 # where the environment sets PYTHONDONTWRITEBYTECODE (some CI images do): without it every
 # run compiles the project's modules again (about a second of the static tier).
-export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-${SRE_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-platform}/pycache}"
+# shellcheck source=scripts/lib/common.sh disable=SC1091
+source "$here/scripts/lib/common.sh"
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$(sp_cache_root)/pycache}"
 unset PYTHONDONTWRITEBYTECODE
 
 set +e
