@@ -72,7 +72,7 @@ static: ## pytest suites/static: the pull-request gate, no cluster (installs onl
 	scripts/setup.sh --python-only & python=$$!; status=0; \
 	  tools/build.sh --manifests-only $(STATIC_TOOLS) || status=$$?; \
 	  wait $$python || status=$$?; exit $$status
-	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PYTEST) --scratch-in-memory static suites/static $(if $(REPO),--repo "$(abspath $(REPO))")
 
 admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from the rules with admission: true
 	$(PY) -m policies.admission generate
@@ -80,9 +80,9 @@ admission: ## Regenerate deploy/admission/ (ValidatingAdmissionPolicies) from th
 # The e2e tier on pytest-xdist workers: scenarios side by side, each in its own namespace;
 # what is one per lab is shared by marks (docs/e2e.md, "In parallel"). E2E_WORKERS=0: one
 # process. The scenarios' steps show live; SRE_PLATFORM_QUIET_STEPS=1 (or --quiet-steps) not.
-E2E_WORKERS ?= 3
+E2E_WORKERS ?= 4
 
-e2e: ## pytest suites/e2e on the lab cluster (brought up if needed), on E2E_WORKERS=3 xdist workers; E2E_ARGS="-k canary --keep-cluster"
+e2e: ## pytest suites/e2e on the lab cluster (brought up if needed), on E2E_WORKERS=4 xdist workers; E2E_ARGS="-k canary --keep-cluster"
 	scripts/lab/lab.sh up
 	tools/build.sh argo-cd # the GitOps scenarios' ArgoCD (the lab itself does not need it)
 	$(PYTEST) --skip-budget lab e2e suites/e2e -n $(E2E_WORKERS) --dist loadgroup $(E2E_ARGS)

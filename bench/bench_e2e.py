@@ -3,6 +3,7 @@ duration from the run's JUnit report, and the abort times the scenarios recorded
 (reports/e2e-figures.json, written by suites/e2e/conftest.py).
 
 Usage: python bench/bench_e2e.py <prefix> <runs.json> <junit.xml> <figures.json>
+       python bench/bench_e2e.py --save-durations <junit.xml>
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's fixtures
+from fixtures.e2e import durations
+from fixtures.e2e.parallel import GROUPS
 
 GOAL_SECONDS = 300  # issue 19: the lab tier under 5 minutes on 2 cores
 SHOWN_SECONDS = 5.0  # shorter tests are counted, not listed
@@ -109,7 +114,19 @@ def figures(prefix: str, path: Path) -> None:
         )
 
 
+def save_durations(junit: Path) -> int:
+    """suites/e2e/durations.json from a run's JUnit (fixtures/e2e/durations.py)."""
+    count = durations.save(junit, groups=tuple(GROUPS))
+    if not count:
+        print(f"bench-e2e: no test durations in {junit}", file=sys.stderr)
+        return 1
+    print(f"bench-e2e: {count} tests' durations written to {durations.COMMITTED}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--save-durations":
+        return save_durations(Path(argv[1]))
     if len(argv) != 4:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 64

@@ -51,6 +51,7 @@ def tier_wall(runs: int) -> None:
     # third-party pytest plugins (the tier needs none).
     command = [
         str(ROOT / "scripts" / "run-pytest.sh"),
+        "--scratch-in-memory",  # as make static
         "bench-static",
         "suites/static",
         "-q",

@@ -6,6 +6,7 @@ module parses what helm printed, and loads every other input with errors that na
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -46,6 +47,13 @@ def rel(path: Path, root: Path) -> str:
 
 def objects_from_helm(text: str, chart_dir: str, namespace: str | None, origin: str) -> list[Obj]:
     """Objects of `helm template` output, each tagged with the template that produced it."""
+    return list(_helm_objects(text, chart_dir, namespace, origin))
+
+
+# The same rendering parses to the same objects (nothing writes to an Obj): the static
+# tier's mutation self-tests re-read ~30 copies of this repository, most renderings unchanged.
+@functools.lru_cache(maxsize=32)
+def _helm_objects(text: str, chart_dir: str, namespace: str | None, origin: str) -> tuple[Obj, ...]:
     objects: list[Obj] = []
     for chunk in _SEPARATOR.split(text):
         if not chunk.strip():
@@ -57,7 +65,7 @@ def objects_from_helm(text: str, chart_dir: str, namespace: str | None, origin: 
         for doc in parse_documents(chunk, f"{origin} ({source or 'helm output'})"):
             if isinstance(doc, dict) and doc.get("kind"):
                 objects.append(Obj(doc, template, 0, rendered=True, default_namespace=namespace))
-    return objects
+    return tuple(objects)
 
 
 def is_test_hook(obj: Obj) -> bool:

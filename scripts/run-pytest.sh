@@ -6,12 +6,16 @@ set -euo pipefail
 
 usage() {
   cat <<USAGE
-Usage: scripts/run-pytest.sh [--skip-budget PLATFORM [--allow-list FILE]] <tier-name> <pytest args...>
+Usage: scripts/run-pytest.sh [--skip-budget PLATFORM [--allow-list FILE]] [--scratch-in-memory]
+                             <tier-name> <pytest args...>
 
 Runs .venv/bin/pytest with the given arguments and writes JUnit to reports/<tier-name>.xml.
 --skip-budget PLATFORM: then every skipped test must be on PLATFORM's list in the
 allow-list (default suites/e2e/skip-allowlist.yaml; scripts/lib/skip_budget.py), or the
 tier fails (exit 1) naming it.
+--scratch-in-memory: the tier's scratch files (TMPDIR, hence pytest's tmp_path) on /dev/shm
+when it is a writable tmpfs and TMPDIR is not set (the static tier: its mutation self-tests
+make ~1,000 files, folders and links a run, about a second of system time on a disk).
 Exit codes: pytest's own, except 5 (no tests collected), which becomes 3 with a message;
 1 also when a skip is not allowed; 64 usage; 65/66 a malformed/missing allow-list.
 USAGE
@@ -26,12 +30,17 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 budget=""
 allow_list="$here/suites/e2e/skip-allowlist.yaml"
+scratch_in_memory=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --skip-budget)
       [[ $# -ge 2 && -n "$2" ]] || { echo "run-pytest: --skip-budget needs a platform" >&2; exit 64; }
       budget=$2
       shift 2
+      ;;
+    --scratch-in-memory)
+      scratch_in_memory=true
+      shift
       ;;
     --allow-list)
       [[ $# -ge 2 && -n "$2" ]] || { echo "run-pytest: --allow-list needs a file" >&2; exit 64; }
@@ -66,6 +75,10 @@ mkdir -p "$here/reports"
 source "$here/scripts/lib/common.sh"
 export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$(sp_cache_root)/pycache}"
 unset PYTHONDONTWRITEBYTECODE
+if $scratch_in_memory && [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]] &&
+  [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]]; then
+  export TMPDIR=/dev/shm
+fi
 
 set +e
 "$pytest_bin" --junitxml="$here/reports/$tier.xml" "$@"

@@ -7,12 +7,18 @@
    it is gone and, once it is back, resumes where it was and completes, every step walked
    and every analysis Successful.
 
-On the lab the components are local processes, stopped and started with
-fixtures.lab.control_plane; on kind they are Deployments, scaled to zero and back
-(fixtures.e2e.components); these tests restore them whatever happens. (The cluster is
-shared: marked `serial`, each runs with no other test of the session at the same time,
-fixtures/e2e/parallel.py; another session on the cluster would see the same outage for
-those seconds.)
+On kind the components are Deployments, scaled to zero and back
+(fixtures.e2e.components), restored whatever happens. On the lab, where the tier runs on
+pytest-xdist workers beside it:
+
+- Prometheus stays up for everyone else: the scenario's analysis queries it through a gate
+  of its own (`fixtures.core.tcpgate`, a loopback forwarder) and the gate is shut, so this
+  rollout's measurements meet a refused connection, exactly what the controller sees of a
+  Prometheus that is down, and the test needs nothing to itself.
+- The controller is every rollout's: its test is marked `serial` and runs with no other
+  test of the session (fixtures/e2e/parallel.py); the lab process is stopped and started
+  with fixtures.lab.control_plane. Another session on the cluster would see the same
+  outage for those seconds.
 
 Replicas and weights are the platform's (its first two canary weights): 20 simulated pods
 at 5% and 20% in the lab, 5 real ones at 20% and 40% on kind.
@@ -28,15 +34,17 @@ import pytest
 
 from fixtures.cluster import Cluster
 from fixtures.core.kube import hold_for, wait_until
+from fixtures.core.tcpgate import TcpGate
 from fixtures.e2e import components
 from fixtures.e2e.scenario import Scenario
 from fixtures.traffic.simulated import TrafficProcess
 
-# They stop what every scenario uses: under pytest-xdist nothing else runs meanwhile.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def given_a_short_canary(scenario: Scenario) -> tuple[str | None, list[dict[str, Any]]]:
+def given_a_short_canary(
+    scenario: Scenario, **overrides: Any
+) -> tuple[str | None, list[dict[str, Any]]]:
     """Given version a, Healthy and serving, whose canary steps are the platform's first two
     weights, each followed by an analysis; returns a's pod hash and those steps."""
     plan = scenario.canary_plan()
@@ -44,8 +52,21 @@ def given_a_short_canary(scenario: Scenario) -> tuple[str | None, list[dict[str,
     for weight in plan.weights[:2]:
         steps += [{"setWeight": weight}, {"analysis": {"count": 2}}]
     with scenario.given(f"version a on {plan.replicas} replicas, Healthy, serving traffic"):
-        scenario.install("a", rollouts={"canary": {"steps": steps}})
+        scenario.install("a", rollouts={"canary": {"steps": steps}}, **overrides)
         return scenario.rollout().stable_hash, steps
+
+
+@pytest.fixture
+def prometheus_gate(scenario: Scenario) -> Iterator[TcpGate | None]:
+    """On the lab, a gate of this scenario's own in front of the lab's Prometheus (None
+    elsewhere: kind scales its Prometheus down, in a tier that runs in one process)."""
+    if scenario.cluster.provider != "lab":
+        yield None
+        return
+    address = urlparse(scenario.effective_values()["analysis"]["prometheus"]["address"])
+    assert address.hostname and address.port, f"the lab's Prometheus address: {address}"
+    with TcpGate(address.hostname, address.port) as gate:
+        yield gate
 
 
 @pytest.fixture
@@ -60,9 +81,14 @@ def lab_components(cluster: Cluster) -> Iterator[list[str]]:
 
 
 def test_prometheus_unreachable_stops_the_promotion(
-    scenario: Scenario, analysis: TrafficProcess, lab_components: list[str]
+    scenario: Scenario,
+    analysis: TrafficProcess,
+    lab_components: list[str],
+    prometheus_gate: TcpGate | None,
 ) -> None:
-    stable, steps = given_a_short_canary(scenario)
+    gate = prometheus_gate
+    through = {} if gate is None else {"analysis": {"prometheus": {"address": gate.url}}}
+    stable, steps = given_a_short_canary(scenario, **through)
     with scenario.and_("a good version b whose first analysis is running"):
         scenario.update("b")
         scenario.expect_step(1, timeout=30 + scenario.platform.pod_start_seconds)
@@ -70,8 +96,11 @@ def test_prometheus_unreachable_stops_the_promotion(
 
     with scenario.recorder() as recorder:
         with scenario.when("Prometheus becomes unreachable"):
-            lab_components.append("prometheus")
-            components.stop(scenario.cluster, "prometheus")
+            if gate is not None:
+                gate.shut()  # the lab: this analysis' way to Prometheus (see above)
+            else:
+                lab_components.append("prometheus")
+                components.stop(scenario.cluster, "prometheus")
         with scenario.then("the AnalysisRun ends in Error: the measurements could not be taken"):
 
             def errored() -> str | None:
@@ -93,8 +122,11 @@ def test_prometheus_unreachable_stops_the_promotion(
         assert recorder.max_set_weight() <= steps[0]["setWeight"], recorder.table()
 
     with scenario.when("Prometheus is back"):
-        lab_components.remove("prometheus")
-        components.start(scenario.cluster, "prometheus")
+        if gate is not None:
+            gate.open()
+        else:
+            lab_components.remove("prometheus")
+            components.start(scenario.cluster, "prometheus")
     with scenario.then("the rollout stays where the analysis left it: aborted, a stable"):
 
         def where_left() -> str | None:
@@ -104,6 +136,8 @@ def test_prometheus_unreachable_stops_the_promotion(
         hold_for(where_left, "the rollout to stay aborted on a", 2)
 
 
+# It stops what every scenario uses: under pytest-xdist nothing else runs meanwhile.
+@pytest.mark.serial
 def test_controller_restart_mid_rollout_resumes_and_completes(
     scenario: Scenario, analysis: TrafficProcess, lab_components: list[str]
 ) -> None:

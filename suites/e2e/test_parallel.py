@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 
 from fixtures.core.processes import Users, shared_lock, starttime
+from fixtures.core.supervisor import http_probe
+from fixtures.core.tcpgate import TcpGate
 from fixtures.core.tools import REPO_ROOT
+from fixtures.e2e import durations
 from fixtures.e2e.parallel import longest_first, plain_nodeid
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +137,49 @@ def test_serial_tests_first_then_the_longest_units_groups_kept_in_order() -> Non
     assert plain_nodeid("t.py::x[a@b]") == "t.py::x[a@b]"
 
 
+def test_durations_leave_out_lab_waits_and_skips_and_the_last_run_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    junit = tmp_path / "e2e.xml"
+    junit.write_text(
+        """<testsuites><testsuite>
+        <testcase classname="suites.e2e.test_a" name="test_queued@admission" time="50.0">
+          <properties><property name="lab_wait_seconds" value="45.5"/></properties>
+        </testcase>
+        <testcase classname="suites.e2e.test_a" name="test_long" time="80.0"/>
+        <testcase classname="suites.e2e.test_a" name="test_skipped" time="0.1"><skipped/></testcase>
+        </testsuite></testsuites>"""
+    )
+    measured = durations.from_junit(junit, ("admission",))
+    assert measured == {
+        "suites/e2e/test_a.py::test_queued": pytest.approx(4.5),
+        "suites/e2e/test_a.py::test_long": 80.0,
+    }
+    committed = tmp_path / "durations.json"
+    assert durations.save(junit, committed, ("admission",)) == 2
+    assert json.loads(committed.read_text()) == {
+        "suites/e2e/test_a.py::test_long": 80,
+        "suites/e2e/test_a.py::test_queued": 4,
+    }
+    # A fresh clone has no report: the committed file gives the order; a run's report wins.
+    committed.write_text(json.dumps({"suites/e2e/test_a.py::test_long": 10, "x.py::t": 7}))
+    monkeypatch.setattr(durations, "COMMITTED", committed)
+    monkeypatch.setattr(durations, "LAST_JUNIT", tmp_path / "missing.xml")
+    assert durations.known() == {"suites/e2e/test_a.py::test_long": 10.0, "x.py::t": 7.0}
+    monkeypatch.setattr(durations, "LAST_JUNIT", junit)
+    assert durations.known()["suites/e2e/test_a.py::test_long"] == 80.0
+
+
+def test_the_committed_durations_name_tests_that_exist() -> None:
+    """suites/e2e/durations.json is refreshed by bench/bench-e2e --save-durations; a file
+    that names no test of the tier any more would order nothing."""
+    known = durations.committed()
+    assert known, f"{durations.COMMITTED} is missing or empty"
+    modules = {nodeid.split("::")[0] for nodeid in known}
+    missing = sorted(m for m in modules if not (REPO_ROOT / m).is_file())
+    assert not missing, f"durations.json names modules that are gone: {missing}"
+
+
 SUITE = {
     "conftest.py": """
         from fixtures.e2e import parallel, progress
@@ -199,3 +245,47 @@ def test_groups_share_a_worker_and_a_serial_test_runs_alone(tmp_path: Path) -> N
     (alone,) = [r for r in runs if r[0] == "alone"]
     overlapping = [r[0] for r in runs if r[0] != "alone" and r[2] < alone[3] and alone[2] < r[3]]
     assert not overlapping, runs  # nothing ran while the serial test did
+
+
+def test_a_shut_gate_refuses_and_drops_open_connections_and_reopens_on_its_port() -> None:
+    """The Prometheus fault's gate (fixtures/core/tcpgate.py): what the controller sees of a
+    Prometheus that is down, for one scenario only."""
+    import http.server
+    import socket
+
+    def ask(sock: socket.socket) -> bytes:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"ok") and (chunk := sock.recv(1024)):
+            answer += chunk
+        return answer
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the controller's Go client
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with TcpGate("127.0.0.1", server.server_address[1]) as gate:
+            kept = socket.create_connection(("127.0.0.1", gate.port), timeout=5)
+            assert ask(kept).endswith(b"ok")
+            port = gate.port
+            gate.shut()
+            kept.settimeout(5)
+            assert kept.recv(1024) == b"", "an open connection outlived the shut gate"
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=5)
+            gate.open()
+            assert gate.port == port
+            assert http_probe(gate.url) is None
+    finally:
+        server.shutdown()

@@ -7,9 +7,13 @@ GitOps repository, with the environment `scripts/lab/argocd.sh env --environment
 (the lab as every environment's cluster). After each step the test checks the outcome that
 step names, on the lab's real ArgoCD and Argo Rollouts.
 
-It uses the lab's standing pieces (ArgoCD, the GitOps repository, the dev/staging/production
-namespaces and Applications), so it must not run beside other tests that use ArgoCD: it is
-marked `serial`.
+It uses the lab's standing pieces (the GitOps repository, the dev/staging/production
+namespaces and Applications), which no other test of the tier touches: the GitOps scenarios
+have their own repositories, AppProjects, Applications and namespaces. So it runs beside
+them under pytest-xdist, on the one ArgoCD they share (`argocd_lab`: started by whichever
+test comes first, stopped by the last; step 1 finds it up, as a user running the Quick
+Start again would), and, like them, never beside a `serial` test (those stop Prometheus or
+the Rollouts controller).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from fixtures.lab import control_plane
 from fixtures.lab.layout import CONTEXT, kubeconfig_path
 from fixtures.traffic import simulated
 
-pytestmark = [pytest.mark.e2e, pytest.mark.serial]
+pytestmark = pytest.mark.e2e
 
 README = REPO_ROOT / "README.md"
 ENVIRONMENTS = ("dev", "staging", "production")
@@ -139,15 +143,17 @@ def _delete_everything(cluster: Cluster, wait: float = 0) -> None:
 
 
 @pytest.fixture
-def quick_start(cluster: Cluster, tmp_path: Path) -> Iterator[QuickStart]:
+def quick_start(
+    cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[QuickStart]:
     if cluster.provider != "lab":
         pytest.skip(
             "the Quick Start runs ArgoCD as lab processes (docs/argocd-lab.md), which "
             f"{cluster.provider} does not have"
         )
+    request.getfixturevalue("argocd_lab")  # shared with the GitOps scenarios beside it
     steps = {s.number: s for s in quick_start_steps(README.read_text())}
     assert sorted(steps) == [1, 2, 3, 4, 5, 6], f"README's Quick Start steps: {sorted(steps)}"
-    argocd_was_up = argocd.is_up()
     dashboard_was_up = all(s.ready for s in dashboard.status())
     scenario = Scenario(cluster, "production", release=APP)
     with scenario.given(
@@ -176,8 +182,6 @@ def quick_start(cluster: Cluster, tmp_path: Path) -> Iterator[QuickStart]:
             _delete_everything(cluster)
             if not dashboard_was_up:
                 dashboard.down(say=lambda line: None)
-            if not argocd_was_up:
-                argocd.down(say=lambda line: None)
 
 
 # ---- the test -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ No cluster: the tier's own guard, checked in the tier."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,30 @@ def test_run_pytest_fails_a_green_tier_with_a_skip_off_the_list(tmp_path: Path) 
     refused = tier("there")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"NOT ALLOWED  {listed}" in refused.stderr
+
+
+def test_run_pytest_puts_a_tiers_scratch_files_in_memory_when_asked(tmp_path: Path) -> None:
+    """`--scratch-in-memory` (make static): TMPDIR, hence tmp_path, on /dev/shm when it is a
+    tmpfs; a TMPDIR the caller set is kept."""
+    (tmp_path / "test_where.py").write_text(
+        "import tempfile\n\ndef test_where(tmp_path):\n"
+        "    print('TMP', tempfile.gettempdir(), tmp_path)\n"
+    )
+
+    def tier(*option: str, **env: str) -> str:
+        argv = [str(RUN_PYTEST), *option, "scratch-selftest", str(tmp_path), "-q", "-s",
+                "-p", "no:cacheprovider", f"--rootdir={tmp_path}"]  # fmt: skip
+        environment = {k: v for k, v in os.environ.items() if k != "TMPDIR"} | env
+        result = subprocess.run(
+            argv, capture_output=True, text=True, check=False, cwd=tmp_path, env=environment
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return next(line for line in result.stdout.splitlines() if "TMP " in line)
+
+    shm = Path("/dev/shm")
+    in_memory = tier("--scratch-in-memory")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        assert "TMP /dev/shm /dev/shm/" in in_memory, in_memory
+    assert "/dev/shm" not in tier(), "without the option the scratch files stay where they were"
+    kept = tier("--scratch-in-memory", TMPDIR=str(tmp_path))
+    assert f"TMP {tmp_path} {tmp_path}/" in kept, kept
