@@ -9,14 +9,11 @@ Usage: python bench/bench_e2e.py <prefix> <runs.json> <junit.xml> <figures.json>
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's fixtures
-from fixtures.e2e import durations
-from fixtures.e2e.parallel import GROUPS
 
 GOAL_SECONDS = 300  # issue 19: the lab tier under 5 minutes on 2 cores
 SHOWN_SECONDS = 5.0  # shorter tests are counted, not listed
@@ -116,6 +113,10 @@ def figures(prefix: str, path: Path) -> None:
 
 def save_durations(junit: Path) -> int:
     """suites/e2e/durations.json from a run's JUnit (fixtures/e2e/durations.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's
+    from fixtures.e2e import durations  # only here: printing figures needs no pytest plugin
+    from fixtures.e2e.parallel import GROUPS
+
     count = durations.save(junit, groups=tuple(GROUPS))
     if not count:
         print(f"bench-e2e: no test durations in {junit}", file=sys.stderr)
@@ -125,6 +126,7 @@ def save_durations(junit: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output, not a traceback
     if len(argv) == 2 and argv[0] == "--save-durations":
         return save_durations(Path(argv[1]))
     if len(argv) != 4:
