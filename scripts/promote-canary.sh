@@ -235,6 +235,7 @@ case "$action" in
     sp_log "retrying $where (was: $state)"
     sp_run "$SP_ROLLOUTS" "${SP_KUBE_ARGS[@]}" --namespace "$SP_ENV_NAMESPACE" retry rollout "$app" >&2 ||
       sp_die "$SP_EX_FAIL" "kubectl argo rollouts retry failed for $where"
+    sp_rollout_wait_retried "$app" "$timeout_seconds" || exit "$SP_EX_TEMPFAIL"
     finish "$marker"
     ;;
 esac

@@ -121,6 +121,21 @@ sp_rollout_wait() {
   done
 }
 
+# sp_rollout_wait_retried NAME TIMEOUT_SECONDS: after `retry`, poll (every second) until the
+#   controller has taken it up: until then the status still reads Degraded, the state before
+#   the retry, not its outcome. Returns 0 once it is not Degraded, 75 on timeout.
+sp_rollout_wait_retried() {
+  local name=$1 timeout=$2 deadline state
+  deadline=$(($(date +%s) + timeout))
+  while state=$(sp_rollout_status "$name") && [[ "${state%% *}" == Degraded ]]; do
+    if (($(date +%s) >= deadline)); then
+      sp_warn "timed out after ${timeout}s waiting for the controller to take up the retry of $name, is: $state"
+      return 75
+    fi
+    sleep 1
+  done
+}
+
 # sp_deployment_wait NAME TIMEOUT_SECONDS: kubectl rollout status for the plain Deployment.
 sp_deployment_wait() {
   local out rc=0
